@@ -1,0 +1,5 @@
+import sys
+
+from qcdgen.cli.main import main
+
+sys.exit(main())

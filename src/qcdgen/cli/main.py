@@ -1,0 +1,61 @@
+"""The ``qcdgen`` command. Thin: parse, call one pipeline, print.
+
+User mistakes (:class:`qcdgen.errors.InputError`) become one line on stderr and exit
+code 2; an interrupted run leaves a checkpoint and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from qcdgen import __version__
+from qcdgen.errors import InputError, NaNError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (plus a pointer to --help), exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from qcdgen.cli import demo, lattice
+
+    parser = OneLineParser(
+        prog="qcdgen",
+        description="Generative AI for QCD-matter physics, judged by physics.",
+    )
+    parser.add_argument("--version", action="version", version=f"qcdgen {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    demo.register(commands)
+    lattice.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"qcdgen: warning: {msg}\n"
+    try:
+        return int(args.run(args) or 0)
+    except InputError as exc:
+        sys.stderr.write(f"qcdgen: error: {exc}\n")
+        return 2
+    except NaNError as exc:
+        sys.stderr.write(f"qcdgen: numerical failure: {exc}\n")
+        return 3
+    except KeyboardInterrupt:
+        sys.stderr.write("qcdgen: interrupted; the last checkpoint is kept, rerun the same command to resume\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

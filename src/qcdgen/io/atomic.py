@@ -1,0 +1,54 @@
+"""Atomic file writes: write to a temporary file beside the target, then rename into place.
+
+``os.replace`` is atomic on POSIX within one filesystem, so a crash (or Ctrl-C) leaves
+either the old file or the complete new one under the final name, never half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from qcdgen.errors import InputError
+
+
+def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
+    """Refuse an output path we could not write, before any long computation starts."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"{what} path {str(path)!r} is a directory; give a file name")
+    if not parent.is_dir():
+        raise InputError(f"{what} directory {str(parent)!r} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{what} directory {str(parent)!r} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{what} file {str(path)!r} exists and is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's directory; rename it to ``path`` on success.
+
+    On any exception the temporary file is removed and the target is left untouched.
+    """
+    path = check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

@@ -1,0 +1,33 @@
+"""Checkpoints as ``.pt`` files: tensors, plain config and the package version.
+
+Saved atomically and loaded with ``weights_only=True`` (no arbitrary pickles executed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from qcdgen import __version__
+from qcdgen.errors import InputError
+from qcdgen.io.atomic import atomic_path
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"qcdgen_version": __version__, **payload}, tmp)
+
+
+def load_checkpoint(path: str | Path, kind: str) -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` whose ``kind`` field matches."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign or corrupt files
+        raise InputError(f"{str(path)!r} is not a readable qcdgen checkpoint ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != kind:
+        raise InputError(f"{str(path)!r} is not a qcdgen {kind} checkpoint")
+    return payload

@@ -1,0 +1,341 @@
+"""Ground-truth φ⁴ ensembles from HMC: thermalise and tune, measure τ_int, then sample.
+
+The run has three phases, all checkpointed so an interrupted run resumes exactly where it
+stopped (same seed and parameters → bit-identical result, interrupted or not):
+
+1. ``thermalize``: trajectories with the step size tuned by dual averaging towards the
+   target acceptance; afterwards the step size is frozen.
+2. ``pilot``: trajectories that measure the integrated autocorrelation time of |M|
+   (Γ-method over chains); the default separation between saved configurations is
+   ⌈2 τ_int(|M|)⌉ trajectories. The pilot doubles while the chains are too short to fix the
+   Γ-method window.
+3. ``production``: one configuration saved every ``separation`` trajectories per chain,
+   |M| and ΔH recorded at every trajectory so τ_int and ⟨e^{−ΔH}⟩ come out with errors.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qcdgen import __version__
+from qcdgen.errors import InputError, NaNError
+from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
+from qcdgen.lattice.actions import Phi4Action
+from qcdgen.lattice.observables import magnetisation
+from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
+from qcdgen.runtime import make_generator, progress_bar, resolve_device
+from qcdgen.stats import Estimate, gamma_method
+
+CHECKPOINT_KIND = "hmc-ensemble"
+PILOT_MIN = 200
+PILOT_MAX = 12800
+
+
+@dataclass(frozen=True)
+class HMCSettings:
+    """Everything that defines an HMC ensemble run (the CLI flags, one to one)."""
+
+    size: int
+    kappa: float
+    lam: float
+    configs: int
+    dim: int = 2
+    chains: int = 4
+    seed: int = 0
+    thermalize: int = 500
+    separation: int | None = None  # None: ⌈2 τ_int(|M|)⌉ from the pilot
+    integrator: str = "omelyan"
+    trajectory_length: float = 1.0
+    step_size: float = 0.1
+    target_acceptance: float = 0.8
+    fourier_acceleration: bool = False
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("configs", "chains"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"--{name} must be an integer >= 1, got {value!r}")
+        if self.configs < 2:
+            raise InputError(f"--configs must be >= 2 (errors need at least two), got {self.configs}")
+        if not isinstance(self.thermalize, int) or self.thermalize < 0:
+            raise InputError(f"--thermalize must be an integer >= 0, got {self.thermalize!r}")
+        if self.separation is not None and (not isinstance(self.separation, int) or self.separation < 1):
+            raise InputError(f"--separation must be an integer >= 1, got {self.separation!r}")
+
+    @property
+    def configs_per_chain(self) -> int:
+        return math.ceil(self.configs / self.chains)
+
+    def action(self) -> Phi4Action:
+        return Phi4Action(size=self.size, kappa=self.kappa, lam=self.lam, dim=self.dim)
+
+
+@dataclass
+class HMCRunResult:
+    """Summary of a finished run (also stored as file attributes)."""
+
+    settings: HMCSettings
+    step_size: float
+    n_steps: int
+    separation: int
+    acceptance: Estimate
+    exp_minus_dh: Estimate
+    mean_dh: Estimate
+    tau_int_abs_m: Estimate  # in trajectories, from the production history
+    tau_int_saved: Estimate  # of |M| in the saved series, in units of saved configurations
+    trajectories: int  # production trajectories over all chains
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def trajectories_per_second(self) -> float:
+        return self.trajectories / max(self.seconds.get("production", 0.0), 1e-12)
+
+
+class _Run:
+    """State of one HMC run; every field that matters for resuming is in :meth:`state_dict`."""
+
+    def __init__(self, settings: HMCSettings):
+        self.settings = settings
+        self.action = settings.action()
+        self.device = resolve_device(settings.device)
+        self.generator = make_generator(settings.seed, self.device)
+        kinetic = None
+        if settings.fourier_acceleration:
+            kinetic = FourierKinetic(self.action.fourier_acceleration_kernel(device=self.device))
+        self.hmc = HMC(lambda x: (self.action.log_prob(x), self.action.force(x)),
+                       step_size=settings.step_size, trajectory_length=settings.trajectory_length,
+                       integrator=settings.integrator, kinetic=kinetic)
+        self.adapter = DualAveraging(settings.step_size, target=settings.target_acceptance)
+        start = 0.5 * torch.randn((settings.chains, *self.action.site_shape), dtype=torch.float64,
+                                  device=self.device, generator=self.generator)
+        self.state = self.hmc.init(start)
+        self.phase = "thermalize"
+        self.done = 0  # trajectories done in the current phase (per chain)
+        self.pilot_length = PILOT_MIN
+        self.separation = settings.separation
+        self.pilot_abs_m: list[torch.Tensor] = []
+        self.abs_m: list[torch.Tensor] = []  # production, every trajectory [chains]
+        self.delta_h: list[torch.Tensor] = []
+        self.accept_prob: list[torch.Tensor] = []
+        self.saved: list[torch.Tensor] = []  # [chains, *site] each
+        self.seconds = {"thermalize": 0.0, "pilot": 0.0, "production": 0.0}
+
+    # -------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        stack = lambda xs, shape: torch.stack(xs).cpu() if xs else torch.empty(shape)  # noqa: E731
+        chains = self.settings.chains
+        return {
+            "kind": CHECKPOINT_KIND,
+            "settings": asdict(self.settings),
+            "position": self.state.position.cpu(),
+            "generator": self.generator.get_state().cpu(),
+            "adapter": self.adapter.state_dict(),
+            "step_size": self.hmc.step_size,
+            "phase": self.phase,
+            "done": self.done,
+            "pilot_length": self.pilot_length,
+            "separation": self.separation,
+            "pilot_abs_m": stack(self.pilot_abs_m, (0, chains)),
+            "abs_m": stack(self.abs_m, (0, chains)),
+            "delta_h": stack(self.delta_h, (0, chains)),
+            "accept_prob": stack(self.accept_prob, (0, chains)),
+            "saved": stack(self.saved, (0, chains, *self.action.site_shape)),
+            "seconds": dict(self.seconds),
+        }
+
+    def load_state_dict(self, ckpt: dict) -> None:
+        dev = self.device
+        self.state = self.hmc.init(ckpt["position"].to(dev))
+        self.generator.set_state(ckpt["generator"])
+        self.adapter.load_state_dict(ckpt["adapter"])
+        self.hmc.step_size = float(ckpt["step_size"])
+        self.phase, self.done = ckpt["phase"], int(ckpt["done"])
+        self.pilot_length, self.separation = int(ckpt["pilot_length"]), ckpt["separation"]
+        unstack = lambda t: [row.to(dev) for row in t]  # noqa: E731
+        self.pilot_abs_m = unstack(ckpt["pilot_abs_m"])
+        self.abs_m = unstack(ckpt["abs_m"])
+        self.delta_h = unstack(ckpt["delta_h"])
+        self.accept_prob = unstack(ckpt["accept_prob"])
+        self.saved = unstack(ckpt["saved"])
+        self.seconds = dict(ckpt["seconds"])
+
+    # ------------------------------------------------------------------ phases
+    def trajectory(self):
+        self.state, info = self.hmc.step(self.state, self.generator)
+        if not torch.all(torch.isfinite(self.state.position)):
+            raise NaNError("HMC produced a non-finite field; lower --step-size or check the action parameters")
+        return info
+
+    def phase_length(self) -> int:
+        s = self.settings
+        if self.phase == "thermalize":
+            return s.thermalize
+        if self.phase == "pilot":
+            return self.pilot_length
+        return s.configs_per_chain * self.separation
+
+    def advance_phase(self) -> None:
+        """Move to the next phase once the current one is complete."""
+        if self.phase == "thermalize":
+            if self.settings.thermalize > 0:
+                self.hmc.step_size = self.adapter.final_step_size
+            self.phase, self.done = ("pilot" if self.separation is None else "production"), 0
+        elif self.phase == "pilot":
+            series = torch.stack(self.pilot_abs_m).cpu().numpy()  # [trajectories, chains]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                tau = _tau_over_chains(series)
+            window_found = not any("window" in str(w.message).lower() for w in caught)
+            if not window_found and self.pilot_length < PILOT_MAX:
+                self.pilot_length *= 2  # chains too short for the Γ-method window: keep going
+                return
+            self.separation = max(1, math.ceil(2.0 * tau.tau_int))
+            self.phase, self.done = "production", 0
+
+    def step_phase(self) -> None:
+        info = self.trajectory()
+        if self.phase == "thermalize":
+            self.hmc.step_size = self.adapter.update(float(info.acceptance_prob.mean()))
+        elif self.phase == "pilot":
+            self.pilot_abs_m.append(magnetisation(self.state.position).abs())
+        else:
+            self.abs_m.append(magnetisation(self.state.position).abs())
+            self.delta_h.append(info.delta_h)
+            self.accept_prob.append(info.acceptance_prob)
+            if (self.done + 1) % self.separation == 0:
+                self.saved.append(self.state.position.clone())
+        self.done += 1
+
+
+def _tau_over_chains(series: np.ndarray) -> Estimate:
+    """Γ-method τ_int of a [time, chains] series, chains as independent replicas."""
+    chains = np.repeat(np.arange(series.shape[1]), series.shape[0])
+    return gamma_method(series.T.reshape(-1), replicas=chains)
+
+
+def default_checkpoint_path(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt.pt")
+
+
+def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: str | Path | None = None,
+                          checkpoint_seconds: float = 60.0, progress: bool = True,
+                          stop_after: int | None = None, resume: bool = True) -> HMCRunResult:
+    """Run HMC for ``settings`` and write the ensemble to ``out`` (HDF5, atomic).
+
+    A checkpoint is written to ``checkpoint`` (default ``OUT.ckpt.pt``) every
+    ``checkpoint_seconds`` and on Ctrl-C; rerunning the same call resumes from it, and it is
+    removed once the ensemble is written. ``stop_after`` interrupts after that many
+    trajectories (used by the resume tests) as a Ctrl-C would.
+    """
+    out = check_writable(out, "ensemble")
+    ckpt_path = Path(checkpoint) if checkpoint is not None else default_checkpoint_path(out)
+    check_writable(ckpt_path, "checkpoint")
+    run = _Run(settings)
+    if resume and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, CHECKPOINT_KIND)
+        if ckpt["settings"] != asdict(settings):
+            raise InputError(f"checkpoint {str(ckpt_path)!r} belongs to a run with other settings; "
+                             "delete it or rerun with the same parameters")
+        run.load_state_dict(ckpt)
+
+    steps_taken = 0
+    last_save = time.monotonic()
+    with progress_bar(progress) as bar:
+        task = bar.add_task(run.phase, total=run.phase_length(), completed=run.done, status="")
+        try:
+            while True:
+                if run.done >= run.phase_length():
+                    if run.phase == "production":
+                        break
+                    run.advance_phase()
+                    bar.update(task, description=run.phase, total=run.phase_length(), completed=run.done)
+                    continue
+                t0 = time.perf_counter()
+                run.step_phase()
+                run.seconds[run.phase] += time.perf_counter() - t0
+                steps_taken += 1
+                bar.update(task, advance=1, status=f"dt={run.hmc.step_size:.3g} n={run.hmc.n_steps}")
+                if stop_after is not None and steps_taken >= stop_after:
+                    raise KeyboardInterrupt
+                if time.monotonic() - last_save > checkpoint_seconds:
+                    save_checkpoint(ckpt_path, run.state_dict())
+                    last_save = time.monotonic()
+        except KeyboardInterrupt:
+            save_checkpoint(ckpt_path, run.state_dict())
+            raise
+
+    result = _summarise(run)
+    write_ensemble(out, _to_ensemble(run, result))
+    ckpt_path.unlink(missing_ok=True)
+    return result
+
+
+def _summarise(run: _Run) -> HMCRunResult:
+    s = run.settings
+    abs_m = torch.stack(run.abs_m).cpu().numpy()  # [trajectories, chains]
+    delta_h = torch.stack(run.delta_h).cpu().numpy()
+    accept = torch.stack(run.accept_prob).cpu().numpy()
+    saved_abs_m = abs_m[run.separation - 1 :: run.separation]
+    if not np.all(np.isfinite(delta_h)):
+        n_bad = int((~np.isfinite(delta_h)).sum())
+        warnings.warn(f"{n_bad} trajectories diverged (ΔH = inf) and were rejected; consider a smaller step size")
+    finite = np.where(np.isfinite(delta_h), delta_h, np.inf)
+    return HMCRunResult(
+        settings=s,
+        step_size=run.hmc.step_size,
+        n_steps=run.hmc.n_steps,
+        separation=run.separation,
+        acceptance=_tau_over_chains(accept),
+        exp_minus_dh=_tau_over_chains(np.exp(-finite)),
+        mean_dh=_tau_over_chains(delta_h) if np.all(np.isfinite(delta_h)) else Estimate(math.inf, math.nan),
+        tau_int_abs_m=_tau_estimate(abs_m),
+        tau_int_saved=_tau_estimate(saved_abs_m) if len(saved_abs_m) >= 4 else Estimate(math.nan, math.nan),
+        trajectories=abs_m.size,
+        seconds=dict(run.seconds),
+    )
+
+
+def _tau_estimate(series: np.ndarray) -> Estimate:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = _tau_over_chains(series)
+    return Estimate(est.tau_int, est.tau_int_error)
+
+
+def _to_ensemble(run: _Run, result: HMCRunResult) -> Ensemble:
+    s = run.settings
+    saved = torch.stack(run.saved).transpose(0, 1).cpu().numpy()  # [chains, per_chain, *site]
+    chain = np.repeat(np.arange(s.chains, dtype=np.int32), saved.shape[1])
+    phi = saved.reshape(-1, *saved.shape[2:])[: s.configs]
+    attrs = {
+        **run.action.to_dict(),
+        "sampler": "hmc",
+        "seed": s.seed,
+        "chains": s.chains,
+        "integrator": s.integrator,
+        "fourier_acceleration": int(s.fourier_acceleration),
+        "trajectory_length": s.trajectory_length,
+        "step_size": result.step_size,
+        "n_steps": result.n_steps,
+        "thermalize": s.thermalize,
+        "separation": result.separation,
+        "acceptance": result.acceptance.value,
+        "acceptance_error": result.acceptance.error,
+        "exp_minus_dh": result.exp_minus_dh.value,
+        "exp_minus_dh_error": result.exp_minus_dh.error,
+        "tau_int_abs_m": result.tau_int_abs_m.value,
+        "tau_int_abs_m_error": result.tau_int_abs_m.error,
+        "tau_int_saved_abs_m": result.tau_int_saved.value,
+        "device": s.device,
+        "package_version": __version__,
+    }
+    return Ensemble(phi=phi, attrs=attrs, chain=chain[: s.configs])
