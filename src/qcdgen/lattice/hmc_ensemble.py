@@ -7,8 +7,8 @@ stopped (same seed and parameters → bit-identical result, interrupted or not):
    target acceptance; afterwards the step size is frozen.
 2. ``pilot``: trajectories that measure the integrated autocorrelation time of |M|
    (Γ-method over chains); the default separation between saved configurations is
-   ⌈2 τ_int(|M|)⌉ trajectories. The pilot doubles while the chains are too short to fix the
-   Γ-method window.
+   ⌈2 τ_int(|M|)⌉ trajectories. The pilot doubles (up to 12800 trajectories) while it is
+   shorter than 25 τ_int per chain or the Γ-method window cannot be fixed.
 3. ``production``: one configuration saved every ``separation`` trajectories per chain,
    |M| and ΔH recorded at every trajectory so τ_int and ⟨e^{−ΔH}⟩ come out with errors.
 """
@@ -36,6 +36,7 @@ from qcdgen.stats import Estimate, gamma_method
 CHECKPOINT_KIND = "hmc-ensemble"
 PILOT_MIN = 200
 PILOT_MAX = 12800
+PILOT_TAUS = 25  # the pilot must span this many τ_int per chain
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,9 @@ class _Run:
                 warnings.simplefilter("always")
                 tau = _tau_over_chains(series)
             window_found = not any("window" in str(w.message).lower() for w in caught)
-            if not window_found and self.pilot_length < PILOT_MAX:
-                self.pilot_length *= 2  # chains too short for the Γ-method window: keep going
+            too_short = not window_found or self.pilot_length < PILOT_TAUS * tau.tau_int
+            if too_short and self.pilot_length < PILOT_MAX:
+                self.pilot_length *= 2  # chains too short to trust τ_int: keep going
                 return
             self.separation = max(1, math.ceil(2.0 * tau.tau_int))
             self.phase, self.done = "production", 0
