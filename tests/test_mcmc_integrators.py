@@ -41,10 +41,10 @@ def test_integrator_is_reversible(integrator, kinetic):
 @pytest.mark.parametrize("integrator", ["leapfrog", "omelyan"])
 def test_energy_violation_scales_as_dt_squared(integrator):
     """Second-order integrators: |ΔH| over a fixed trajectory length ∝ dt²."""
-    errors = []
-    steps = [0.08, 0.04, 0.02, 0.01]
-    for dt in steps:
+    errors, steps = [], []
+    for dt in [0.08, 0.04, 0.02, 0.01]:
         hmc = HMC(analytic, step_size=dt, trajectory_length=1.0, integrator=integrator)
+        steps.append(hmc.dt)
         state, gen = start_state(hmc, seed=1, chains=32)
         p0 = hmc.kinetic.sample(state.position, gen)
         end = hmc.trajectory(state, p0)
@@ -64,6 +64,7 @@ def test_omelyan_is_more_accurate_than_leapfrog_per_gradient():
         end = hmc.trajectory(state, p0)
         out[integrator] = (hmc.hamiltonian(end.log_prob, end.momentum) - hmc.hamiltonian(state.log_prob, p0)).abs().mean()
         assert hmc.gradients_per_trajectory == 20
+        assert hmc.n_steps * hmc.dt == pytest.approx(1.0)
     assert out["omelyan"] < 0.5 * out["leapfrog"]
 
 

@@ -42,10 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 0
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"qcdgen: warning: {msg}\n"
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return int(args.run(args) or 0)
     except InputError as exc:
         sys.stderr.write(f"qcdgen: error: {exc}\n")
         return 2
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("qcdgen: interrupted; the last checkpoint is kept, rerun the same command to resume\n")
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(f"qcdgen: warning: {message}\n")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ stopped (same seed and parameters → bit-identical result, interrupted or not):
    target acceptance; afterwards the step size is frozen.
 2. ``pilot``: trajectories that measure the integrated autocorrelation time of |M|
    (Γ-method over chains); the default separation between saved configurations is
-   ⌈2 τ_int(|M|)⌉ trajectories. The pilot doubles (up to 12800 trajectories) while it is
+   ⌈2 (τ_int(|M|) + δτ_int)⌉ trajectories. The pilot doubles (up to 12800 trajectories) while it is
    shorter than 25 τ_int per chain or the Γ-method window cannot be fixed.
 3. ``production``: one configuration saved every ``separation`` trajectories per chain,
    |M| and ΔH recorded at every trajectory so τ_int and ⟨e^{−ΔH}⟩ come out with errors.
@@ -51,7 +51,7 @@ class HMCSettings:
     chains: int = 4
     seed: int = 0
     thermalize: int = 500
-    separation: int | None = None  # None: ⌈2 τ_int(|M|)⌉ from the pilot
+    separation: int | None = None  # None: ⌈2 (τ_int + δτ_int)⌉ of |M| from the pilot
     integrator: str = "omelyan"
     trajectory_length: float = 1.0
     step_size: float = 0.1
@@ -199,7 +199,8 @@ class _Run:
             if too_short and self.pilot_length < PILOT_MAX:
                 self.pilot_length *= 2  # chains too short to trust τ_int: keep going
                 return
-            self.separation = max(1, math.ceil(2.0 * tau.tau_int))
+            # upper 1σ estimate: a noisy pilot must not leave saved configurations correlated
+            self.separation = max(1, math.ceil(2.0 * (tau.tau_int + tau.tau_int_error)))
             self.phase, self.done = "production", 0
 
     def step_phase(self) -> None:
@@ -265,7 +266,7 @@ def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: st
                 run.step_phase()
                 run.seconds[run.phase] += time.perf_counter() - t0
                 steps_taken += 1
-                bar.update(task, advance=1, status=f"dt={run.hmc.step_size:.3g} n={run.hmc.n_steps}")
+                bar.update(task, advance=1, status=f"dt={run.hmc.dt:.3g} n={run.hmc.n_steps}")
                 if stop_after is not None and steps_taken >= stop_after:
                     raise KeyboardInterrupt
                 if time.monotonic() - last_save > checkpoint_seconds:
@@ -293,7 +294,7 @@ def _summarise(run: _Run) -> HMCRunResult:
     finite = np.where(np.isfinite(delta_h), delta_h, np.inf)
     return HMCRunResult(
         settings=s,
-        step_size=run.hmc.step_size,
+        step_size=run.hmc.dt,
         n_steps=run.hmc.n_steps,
         separation=run.separation,
         acceptance=_tau_over_chains(accept),
@@ -337,6 +338,7 @@ def _to_ensemble(run: _Run, result: HMCRunResult) -> Ensemble:
         "tau_int_abs_m": result.tau_int_abs_m.value,
         "tau_int_abs_m_error": result.tau_int_abs_m.error,
         "tau_int_saved_abs_m": result.tau_int_saved.value,
+        "tau_int_saved_abs_m_error": result.tau_int_saved.error,
         "device": s.device,
         "package_version": __version__,
     }

@@ -59,8 +59,8 @@ class HMC:
     Parameters
     ----------
     log_prob_and_grad : x ↦ (log p(x) [chains], ∇ log p(x) [chains, ...]).
-    step_size : integrator step dt.
-    trajectory_length : τ; ``n_steps = max(1, round(τ/dt))`` is recomputed when dt changes.
+    step_size : requested integrator step ε (the tuned quantity).
+    trajectory_length : τ, kept exact: ``n_steps = ⌈τ/ε⌉`` and the step used is ``dt = τ/n_steps``.
     integrator : ``"leapfrog"`` or ``"omelyan"``.
     kinetic : :class:`EuclideanKinetic` (default) or :class:`FourierKinetic`.
     """
@@ -80,7 +80,13 @@ class HMC:
 
     @property
     def n_steps(self) -> int:
-        return max(1, round(self.trajectory_length / self.step_size))
+        """Integer number of steps, ⌈τ/ε⌉ for the requested step size ε."""
+        return max(1, math.ceil(self.trajectory_length / self.step_size - 1e-9))
+
+    @property
+    def dt(self) -> float:
+        """The step actually integrated, τ/n ≤ ε: every trajectory has exactly length τ."""
+        return self.trajectory_length / self.n_steps
 
     @property
     def gradients_per_trajectory(self) -> int:
@@ -97,7 +103,7 @@ class HMC:
     def trajectory(self, state: HMCState, momentum: torch.Tensor) -> Phase:
         """Integrate from (x, π) for one trajectory; no accept/reject (used by reversibility tests)."""
         phase = Phase(state.position, momentum, state.log_prob, state.grad)
-        return self.integrate(phase, self.fn, self.kinetic.velocity, self.step_size, self.n_steps)
+        return self.integrate(phase, self.fn, self.kinetic.velocity, self.dt, self.n_steps)
 
     def step(self, state: HMCState, generator: torch.Generator) -> tuple[HMCState, HMCInfo]:
         """One trajectory and a Metropolis accept/reject for every chain independently."""
