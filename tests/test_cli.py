@@ -56,6 +56,17 @@ def test_same_seed_same_ensemble(tmp_path):
         np.testing.assert_array_equal(a["phi"][...], b["phi"][...])
 
 
+def test_uneven_split_over_chains_keeps_every_chain_analysable(tmp_path, capsys):
+    out = tmp_path / "e.h5"
+    argv = [a if prev != "--configs" else "9" for prev, a in zip([None] + HMC, HMC)]
+    argv = [a if prev != "--chains" else "4" for prev, a in zip([None] + argv, argv)]
+    assert main(argv + ["--out", str(out), "--separation", "2"]) == 0
+    with h5py.File(out) as f:
+        assert f["phi"].shape[0] == 9
+        np.testing.assert_array_equal(f["chain"][...], [0, 0, 0, 1, 1, 2, 2, 3, 3])
+    assert main(["lattice", "observe", str(out), "--json"]) == 0
+
+
 def bad_input_cases(tmp_path):
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as f:
@@ -69,6 +80,7 @@ def bad_input_cases(tmp_path):
         "lambda < 0": (replace("--lam", "-0.1") + good_out, "lambda"),
         "kappa < 0": (replace("--kappa", "-0.2") + good_out, "kappa"),
         "not a number": (replace("--kappa", "abc") + good_out, "--kappa"),
+        "fewer configs than 2 per chain": (replace("--configs", "3") + good_out, "per chain"),
         "unwritable output": (HMC + ["--out", str(tmp_path / "no" / "such" / "dir" / "o.h5")], "does not exist"),
         "output is a directory": (HMC + ["--out", str(tmp_path)], "directory"),
         "cuda without a GPU": (HMC + good_out + ["--device", "cuda"], "cuda") if not _has_cuda() else None,

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qcdgen import __version__
 from qcdgen.errors import InputError, NaNError
 from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.actions import Phi4Action
@@ -66,6 +65,9 @@ class HMCSettings:
                 raise InputError(f"--{name} must be an integer >= 1, got {value!r}")
         if self.configs < 2:
             raise InputError(f"--configs must be >= 2 (errors need at least two), got {self.configs}")
+        if self.configs < 2 * self.chains:
+            raise InputError(f"--configs must be at least 2 per chain (2 x --chains = {2 * self.chains}), "
+                             f"got {self.configs}; lower --chains or raise --configs")
         if not isinstance(self.thermalize, int) or self.thermalize < 0:
             raise InputError(f"--thermalize must be an integer >= 0, got {self.thermalize!r}")
         if self.separation is not None and (not isinstance(self.separation, int) or self.separation < 1):
@@ -73,7 +75,12 @@ class HMCSettings:
 
     @property
     def configs_per_chain(self) -> int:
+        """Configurations generated per chain; chains beyond ``configs % chains`` keep one fewer."""
         return math.ceil(self.configs / self.chains)
+
+    def kept_per_chain(self) -> list[int]:
+        base, extra = divmod(self.configs, self.chains)
+        return [base + (c < extra) for c in range(self.chains)]
 
     def action(self) -> Phi4Action:
         return Phi4Action(size=self.size, kappa=self.kappa, lam=self.lam, dim=self.dim)
@@ -301,15 +308,17 @@ def _summarise(run: _Run) -> HMCRunResult:
         exp_minus_dh=_tau_over_chains(np.exp(-finite)),
         mean_dh=_tau_over_chains(delta_h) if np.all(np.isfinite(delta_h)) else Estimate(math.inf, math.nan),
         tau_int_abs_m=_tau_estimate(abs_m),
-        tau_int_saved=_tau_estimate(saved_abs_m) if len(saved_abs_m) >= 4 else Estimate(math.nan, math.nan),
+        tau_int_saved=_tau_estimate(saved_abs_m, quiet=True) if len(saved_abs_m) >= 4 else Estimate(math.nan, math.nan),
         trajectories=abs_m.size,
         seconds=dict(run.seconds),
     )
 
 
-def _tau_estimate(series: np.ndarray) -> Estimate:
+def _tau_estimate(series: np.ndarray, quiet: bool = False) -> Estimate:
+    """τ_int of a [time, chains] series as an Estimate (value τ_int, error δτ_int)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        if quiet:  # a short diagnostic series; its window warning would only be noise
+            warnings.simplefilter("ignore")
         est = _tau_over_chains(series)
     return Estimate(est.tau_int, est.tau_int_error)
 
@@ -317,8 +326,9 @@ def _tau_estimate(series: np.ndarray) -> Estimate:
 def _to_ensemble(run: _Run, result: HMCRunResult) -> Ensemble:
     s = run.settings
     saved = torch.stack(run.saved).transpose(0, 1).cpu().numpy()  # [chains, per_chain, *site]
-    chain = np.repeat(np.arange(s.chains, dtype=np.int32), saved.shape[1])
-    phi = saved.reshape(-1, *saved.shape[2:])[: s.configs]
+    kept = s.kept_per_chain()
+    phi = np.concatenate([saved[c, :n] for c, n in enumerate(kept)])  # chain-major, MC order
+    chain = np.repeat(np.arange(s.chains, dtype=np.int32), kept)
     attrs = {
         **run.action.to_dict(),
         "sampler": "hmc",
@@ -339,7 +349,8 @@ def _to_ensemble(run: _Run, result: HMCRunResult) -> Ensemble:
         "tau_int_abs_m_error": result.tau_int_abs_m.error,
         "tau_int_saved_abs_m": result.tau_int_saved.value,
         "tau_int_saved_abs_m_error": result.tau_int_saved.error,
+        "mean_delta_h": result.mean_dh.value,
+        "mean_delta_h_error": result.mean_dh.error,
         "device": s.device,
-        "package_version": __version__,
     }
-    return Ensemble(phi=phi, attrs=attrs, chain=chain[: s.configs])
+    return Ensemble(phi=phi, attrs=attrs, chain=chain)
