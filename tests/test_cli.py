@@ -83,6 +83,7 @@ def bad_input_cases(tmp_path):
         "fewer configs than 2 per chain": (replace("--configs", "3") + good_out, "per chain"),
         "unwritable output": (HMC + ["--out", str(tmp_path / "no" / "such" / "dir" / "o.h5")], "does not exist"),
         "output is a directory": (HMC + ["--out", str(tmp_path)], "directory"),
+        "output on a filesystem that takes no files": (HMC + ["--out", "/proc/qcdgen-test.h5"], "not writable"),
         "cuda without a GPU": (HMC + good_out + ["--device", "cuda"], "cuda") if not _has_cuda() else None,
         "foreign HDF5": (["lattice", "observe", str(foreign)], "not a qcdgen lattice ensemble"),
         "corrupt HDF5": (["lattice", "observe", str(corrupt)], "not a readable HDF5"),

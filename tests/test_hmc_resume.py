@@ -33,3 +33,28 @@ def test_checkpoint_from_other_settings_is_refused(tmp_path):
     other = HMCSettings(**{**SETTINGS.__dict__, "kappa": 0.2})
     with pytest.raises(InputError, match="other settings"):
         generate_hmc_ensemble(out, other, progress=False)
+
+
+def test_real_ctrl_c_stops_between_trajectories_and_resumes_identically(tmp_path):
+    """A SIGINT at an arbitrary moment must leave a consistent checkpoint (never half a trajectory)."""
+    import os
+    import signal
+    import threading
+
+    settings = HMCSettings(size=16, kappa=0.22, lam=0.022, configs=800, chains=4, thermalize=100,
+                           separation=10, seed=8)
+    generate_hmc_ensemble(tmp_path / "straight.h5", settings, progress=False)
+    out = tmp_path / "interrupted.h5"
+    # CI may start us with SIGINT ignored (background job); restore Python's default handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            generate_hmc_ensemble(out, settings, progress=False)
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
+    assert default_checkpoint_path(out).exists()
+    generate_hmc_ensemble(out, settings, progress=False)
+    np.testing.assert_array_equal(read_ensemble(tmp_path / "straight.h5").phi, read_ensemble(out).phi)

@@ -39,3 +39,36 @@ def progress_bar(enabled: bool = True) -> Progress:
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=not enabled, transient=False,
     )
+
+
+class DeferredInterrupt:
+    """Context manager that turns Ctrl-C (SIGINT) into a flag checked between complete steps.
+
+    A long loop polls :attr:`requested` after each step and stops there, so the checkpoint it
+    writes is always consistent (never a half-finished trajectory). Outside the main thread,
+    or where SIGINT is ignored, it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+
+    def __enter__(self) -> "DeferredInterrupt":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)

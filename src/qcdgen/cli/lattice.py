@@ -65,7 +65,7 @@ def print_run_summary(out, result) -> None:
     tau = result.tau_int_abs_m
     print(f"wrote {result.settings.configs} configurations to {out}")
     print(f"  step size {result.step_size:.4g} x {result.n_steps} steps ({result.settings.integrator}), "
-          f"acceptance {result.acceptance.value:.3f} ± {result.acceptance.error:.3f}")
+          f"acceptance {result.acceptance.value:.3f} ± {result.acceptance.error:.2g}")
     print(f"  <exp(-dH)> = {result.exp_minus_dh.value:.4f} ± {result.exp_minus_dh.error:.4f} (exact: 1), "
           f"<dH> = {result.mean_dh.value:.3g} ± {result.mean_dh.error:.2g}")
     print(f"  tau_int(|M|) = {tau.value:.2f} ± {tau.error:.2f} trajectories; "

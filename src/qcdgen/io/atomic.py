@@ -23,10 +23,15 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
         raise InputError(f"{what} path {str(path)!r} is a directory; give a file name")
     if not parent.is_dir():
         raise InputError(f"{what} directory {str(parent)!r} does not exist; create it first")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{what} directory {str(parent)!r} is not writable")
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(f"{what} file {str(path)!r} exists and is not writable")
+    # Probe by creating a file: permission bits alone say nothing for root, /proc or read-only mounts.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise InputError(f"{what} directory {str(parent)!r} is not writable ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 
@@ -37,7 +42,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception the temporary file is removed and the target is left untouched.
     """
     path = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {str(path)!r} ({exc.strerror})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -35,7 +35,10 @@ def run_demo(out: str | Path = "qcdgen-demo", seed: int = 0, device: str = "cpu"
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {str(out)!r}: cannot create the directory ({exc.strerror})") from None
     show = sys.stderr.isatty() if progress is None else progress
 
     reference = replace(preset, seed=seed, device=device)

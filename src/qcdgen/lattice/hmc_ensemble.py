@@ -29,7 +29,7 @@ from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
-from qcdgen.runtime import make_generator, progress_bar, resolve_device
+from qcdgen.runtime import DeferredInterrupt, make_generator, progress_bar, resolve_device
 from qcdgen.stats import Estimate, gamma_method
 
 CHECKPOINT_KIND = "hmc-ensemble"
@@ -259,7 +259,7 @@ def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: st
 
     steps_taken = 0
     last_save = time.monotonic()
-    with progress_bar(progress) as bar:
+    with progress_bar(progress) as bar, DeferredInterrupt() as interrupt:
         task = bar.add_task(run.phase, total=run.phase_length(), completed=run.done, status="")
         try:
             while True:
@@ -274,8 +274,8 @@ def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: st
                 run.seconds[run.phase] += time.perf_counter() - t0
                 steps_taken += 1
                 bar.update(task, advance=1, status=f"dt={run.hmc.dt:.3g} n={run.hmc.n_steps}")
-                if stop_after is not None and steps_taken >= stop_after:
-                    raise KeyboardInterrupt
+                if interrupt.requested or (stop_after is not None and steps_taken >= stop_after):
+                    raise KeyboardInterrupt  # only ever between complete trajectories
                 if time.monotonic() - last_save > checkpoint_seconds:
                     save_checkpoint(ckpt_path, run.state_dict())
                     last_save = time.monotonic()
