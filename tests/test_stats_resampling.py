@@ -36,15 +36,6 @@ def test_bin_data_respects_replicas():
     assert b.shape == (3, 2) and np.all(b[:, 1] == -b[:, 0])
 
 
-def test_bin_data_values_interleaved():
-    x = np.arange(7.0)
-    labels = np.array([1, 0, 1, 0, 1, 0, 1])
-    b, lab = bin_data(x, 2, replicas=labels)
-    # replica 1: samples 0,2,4,6 -> bins (0,2),(4,6); replica 0: 1,3,5 -> bin (1,3)
-    np.testing.assert_array_equal(b, [1.0, 5.0, 2.0])
-    np.testing.assert_array_equal(lab, [1, 1, 0])
-
-
 def test_iid_errors_agree():
     rng = np.random.default_rng(11)
     x = 3.0 + 2.0 * rng.standard_normal(40_000)
