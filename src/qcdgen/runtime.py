@@ -72,3 +72,56 @@ class DeferredInterrupt:
 
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+class CheckpointedLoop:
+    """A long loop's plumbing: progress bar, Ctrl-C deferred to a step boundary, periodic checkpoints.
+
+    Usage::
+
+        with CheckpointedLoop(save, "training", total=n, completed=k, progress=True) as loop:
+            while ...:
+                do_one_step()
+                loop.step(status="loss 0.12")
+
+    ``save()`` is called every ``seconds`` and when the loop is interrupted (Ctrl-C, or after
+    ``stop_after`` steps as the resume tests do); the KeyboardInterrupt then propagates.
+    """
+
+    def __init__(self, save, description: str, total: int, completed: int = 0, progress: bool = True,
+                 seconds: float = 60.0, stop_after: int | None = None):
+        import time
+
+        self._time = time.monotonic
+        self.save, self.seconds, self.stop_after = save, float(seconds), stop_after
+        self.description, self.total, self.completed = description, total, completed
+        self.steps_taken = 0
+        self._bar = progress_bar(progress)
+        self._interrupt = DeferredInterrupt()
+        self._last_save = self._time()
+
+    def __enter__(self) -> "CheckpointedLoop":
+        self._bar.__enter__()
+        self._interrupt.__enter__()
+        self._task = self._bar.add_task(self.description, total=self.total, completed=self.completed, status="")
+        return self
+
+    def relabel(self, description: str, total: int, completed: int) -> None:
+        self._bar.update(self._task, description=description, total=total, completed=completed)
+
+    def step(self, status: str = "") -> None:
+        self.steps_taken += 1
+        self._bar.update(self._task, advance=1, status=status)
+        if self._interrupt.requested or (self.stop_after is not None and self.steps_taken >= self.stop_after):
+            raise KeyboardInterrupt  # only ever between complete steps
+        if self._time() - self._last_save > self.seconds:
+            self.save()
+            self._last_save = self._time()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is KeyboardInterrupt:
+                self.save()
+        finally:
+            self._interrupt.__exit__(exc_type, exc, tb)
+            self._bar.__exit__(exc_type, exc, tb)

@@ -1,4 +1,4 @@
-"""``qcdgen lattice ...``: ground-truth ensembles and their observables."""
+"""``qcdgen lattice ...``: ground-truth ensembles, diffusion samplers and their validation."""
 
 from __future__ import annotations
 
@@ -43,6 +43,62 @@ def register(commands) -> None:
     observe.add_argument("--device", default="cpu")
     observe.set_defaults(run=run_observe)
 
+    train = sub.add_parser("train", help="train a diffusion model on an ensemble (writes MODEL.pt)",
+                           description="Train a score-based diffusion model (VE SDE, g(t)=sigma^t) on the HMC "
+                                       "configurations of ENSEMBLE.h5; the last --heldout-fraction of each chain "
+                                       "is kept aside for the memorisation check.")
+    train.add_argument("ensemble", help="HDF5 ensemble written by qcdgen lattice hmc")
+    train.add_argument("--out", required=True, help="model file (.pt)")
+    train.add_argument("--preset", choices=["quick", "paper"], default="quick",
+                       help="quick: small CPU model (default); paper: wide network, long training (GPU)")
+    train.add_argument("--steps", type=int, help="optimiser steps")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="peak learning rate (cosine decay)")
+    train.add_argument("--channels", type=int, help="network width")
+    train.add_argument("--blocks", type=int, help="residual blocks")
+    train.add_argument("--sde", choices=["ve", "vp"])
+    train.add_argument("--sigma", type=float, help="VE SDE: g(t) = sigma^t (default 25)")
+    train.add_argument("--no-z2", action="store_true", help="do not make the score odd in phi")
+    train.add_argument("--no-gaussian", action="store_true", help="no analytic Gaussian part in the score")
+    train.add_argument("--heldout-fraction", type=float, help="fraction of each chain held out (default 0.2)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(run=run_train)
+
+    sample = sub.add_parser("sample", help="generate configurations with a trained model (HDF5)")
+    sample.add_argument("model", help="model file from qcdgen lattice train")
+    sample.add_argument("--configs", type=int, required=True, help="number of proposals / configurations")
+    sample.add_argument("--out", required=True, help="output HDF5 ensemble")
+    sample.add_argument("--metropolis", action="store_true",
+                        help="independence Metropolis-Hastings against exp(-S) with the ODE log q (exact)")
+    sample.add_argument("--sampler", choices=["ode", "sde", "pc"], default="ode",
+                        help="probability-flow ODE (default), Euler-Maruyama SDE, predictor-corrector")
+    sample.add_argument("--ode-steps", type=int, default=12, help="ODE steps (default 12)")
+    sample.add_argument("--solver", choices=["heun", "euler"], default="heun")
+    sample.add_argument("--divergence", choices=["auto", "exact", "hutchinson"], default="auto",
+                        help="log q: exact Jacobians (default up to 256 sites) or Hutchinson")
+    sample.add_argument("--sde-steps", type=int, default=200)
+    sample.add_argument("--chains", type=int, default=1, help="independent Metropolis chains (default 1)")
+    sample.add_argument("--mala-steps", type=int, default=0, help="MALA steps on the true action per configuration")
+    sample.add_argument("--mala-step-size", type=float, default=0.05)
+    sample.add_argument("--batch-size", type=int, default=250)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--no-progress", action="store_true")
+    sample.set_defaults(run=run_sample)
+
+    validate = sub.add_parser("validate", help="validate a generated ensemble against a reference (HTML/JSON)")
+    validate.add_argument("generated", help="generated HDF5 ensemble")
+    validate.add_argument("--reference", required=True, help="reference HDF5 ensemble (e.g. HMC)")
+    validate.add_argument("--training", default=None, help="training ensemble (default: recorded in GEN.h5)")
+    validate.add_argument("--report", default=None, help="write a self-contained HTML report here")
+    validate.add_argument("--json", action="store_true", help='print {"passed", "rows": [...]} as JSON')
+    validate.add_argument("--max-pull", type=float, default=3.0, help="largest |pull| that passes (default 3)")
+    validate.add_argument("--device", default="cpu")
+    validate.set_defaults(run=run_validate)
+
 
 def run_hmc(args: argparse.Namespace) -> int:
     from qcdgen.lattice.hmc_ensemble import HMCSettings, generate_hmc_ensemble
@@ -83,3 +139,62 @@ def run_observe(args: argparse.Namespace) -> int:
     else:
         print_estimates(f"observables of {args.file}", estimates)
     return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from qcdgen.lattice.diffusion_training import (PAPER_DIFFUSION, DiffusionSettings, train_lattice_diffusion,
+                                                   with_overrides)
+
+    base = PAPER_DIFFUSION if args.preset == "paper" else DiffusionSettings()
+    settings = with_overrides(base, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                              channels=args.channels, blocks=args.blocks, sde=args.sde, sigma=args.sigma,
+                              heldout_fraction=args.heldout_fraction, seed=args.seed,
+                              odd=False if args.no_z2 else None, gaussian=False if args.no_gaussian else None)
+    model = train_lattice_diffusion(args.ensemble, args.out, settings, device=args.device,
+                                    checkpoint=args.checkpoint, progress=not args.no_progress and sys.stderr.isatty())
+    print(f"wrote {args.out}: trained {settings.steps} steps on {model.training_configs} configurations "
+          f"in {model.train_seconds:.1f} s; final loss {model.loss_values[-1]:.4g}")
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from qcdgen.lattice.diffusion_sampling import SampleSettings, sample_lattice_diffusion
+
+    settings = SampleSettings(configs=args.configs, sampler=args.sampler, metropolis=args.metropolis,
+                              chains=args.chains, ode_steps=args.ode_steps, solver=args.solver,
+                              divergence=args.divergence, sde_steps=args.sde_steps, mala_steps=args.mala_steps,
+                              mala_step_size=args.mala_step_size, batch_size=args.batch_size, seed=args.seed)
+    result = sample_lattice_diffusion(args.model, args.out, settings, device=args.device,
+                                      progress=not args.no_progress and sys.stderr.isatty())
+    print_sample_summary(args.out, result)
+    return 0
+
+
+def print_sample_summary(out, result) -> None:
+    print(f"wrote {result.settings.configs} configurations to {out}")
+    print(f"  {result.proposals_per_second:.1f} proposals/s ({result.settings.sampler}, log q: {result.divergence})")
+    if result.settings.metropolis:
+        tau = result.tau_int_abs_m
+        print(f"  Metropolis acceptance {result.acceptance:.3f}, importance ESS/N {result.importance_ess:.3f}, "
+              f"tau_int(|M|) = {tau.value:.2f} ± {tau.error:.2f}"
+              f"{'' if result.exact else '  (approximate: Hutchinson log q)'}")
+    if result.settings.mala_steps:
+        print(f"  MALA acceptance {result.mala_acceptance:.3f} over {result.settings.mala_steps} steps")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from qcdgen.lattice.validation import validate_ensembles
+    from qcdgen.report import render_json, write_report
+
+    result = validate_ensembles(args.generated, args.reference, training=args.training,
+                                max_abs_pull=args.max_pull, device=args.device)
+    if args.report:
+        write_report(result, html_path=args.report)
+    if args.json:
+        sys.stdout.write(render_json(result))
+    else:
+        print(result.table.format())
+        for check in result.checks:
+            print(f"{check.name}: {'PASSED' if check.passed else 'FAILED'}: {check.detail}")
+        print(f"{'PASS' if result.passed else 'FAIL'}" + (f"; report: {args.report}" if args.report else ""))
+    return 0 if result.passed else 1

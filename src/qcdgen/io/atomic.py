@@ -48,6 +48,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise InputError(f"cannot write {str(path)!r} ({exc.strerror})") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    _apply_umask(tmp_path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -57,6 +58,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def _apply_umask(path: Path) -> None:
+    """mkstemp creates files 0600; give the final file the usual 0666 & ~umask permissions."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")

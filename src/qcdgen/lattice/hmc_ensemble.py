@@ -29,7 +29,7 @@ from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
-from qcdgen.runtime import DeferredInterrupt, make_generator, progress_bar, resolve_device
+from qcdgen.runtime import CheckpointedLoop, make_generator, resolve_device
 from qcdgen.stats import Estimate, gamma_method
 
 CHECKPOINT_KIND = "hmc-ensemble"
@@ -257,31 +257,21 @@ def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: st
                              "delete it or rerun with the same parameters")
         run.load_state_dict(ckpt)
 
-    steps_taken = 0
-    last_save = time.monotonic()
-    with progress_bar(progress) as bar, DeferredInterrupt() as interrupt:
-        task = bar.add_task(run.phase, total=run.phase_length(), completed=run.done, status="")
-        try:
-            while True:
-                if run.done >= run.phase_length():
-                    if run.phase == "production":
-                        break
-                    run.advance_phase()
-                    bar.update(task, description=run.phase, total=run.phase_length(), completed=run.done)
-                    continue
-                t0 = time.perf_counter()
-                run.step_phase()
-                run.seconds[run.phase] += time.perf_counter() - t0
-                steps_taken += 1
-                bar.update(task, advance=1, status=f"dt={run.hmc.dt:.3g} n={run.hmc.n_steps}")
-                if interrupt.requested or (stop_after is not None and steps_taken >= stop_after):
-                    raise KeyboardInterrupt  # only ever between complete trajectories
-                if time.monotonic() - last_save > checkpoint_seconds:
-                    save_checkpoint(ckpt_path, run.state_dict())
-                    last_save = time.monotonic()
-        except KeyboardInterrupt:
-            save_checkpoint(ckpt_path, run.state_dict())
-            raise
+    loop = CheckpointedLoop(lambda: save_checkpoint(ckpt_path, run.state_dict()), run.phase,
+                            total=run.phase_length(), completed=run.done, progress=progress,
+                            seconds=checkpoint_seconds, stop_after=stop_after)
+    with loop:
+        while True:
+            if run.done >= run.phase_length():
+                if run.phase == "production":
+                    break
+                run.advance_phase()
+                loop.relabel(run.phase, run.phase_length(), run.done)
+                continue
+            t0 = time.perf_counter()
+            run.step_phase()
+            run.seconds[run.phase] += time.perf_counter() - t0
+            loop.step(status=f"dt={run.hmc.dt:.3g} n={run.hmc.n_steps}")
 
     result = _summarise(run)
     write_ensemble(out, _to_ensemble(run, result))

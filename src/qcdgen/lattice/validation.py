@@ -1,0 +1,116 @@
+"""Judge a generated ensemble against a reference one: ``qcdgen lattice validate``.
+
+Produces a :class:`~qcdgen.stats.validation_result.ValidationResult`: the pull table over
+every observable of :mod:`qcdgen.lattice.observables` (Γ-method errors on both sides, so
+Metropolis repeats and HMC autocorrelations are accounted for), G(r) and the cumulants
+κ_n as curves, histograms of M and of single-site φ, example configurations, the training
+loss curve, and the memorisation check when the training ensemble is known.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qcdgen.errors import InputError
+from qcdgen.io import read_ensemble
+from qcdgen.lattice.actions import Phi4Action
+from qcdgen.lattice.diffusion_training import split_heldout
+from qcdgen.lattice.memorisation import memorisation_check
+from qcdgen.lattice.observables import MAX_CUMULANT, magnetisation, measure
+from qcdgen.stats import compare
+from qcdgen.stats.validation_result import Histogram, Series, ValidationResult
+
+EXAMPLES = 6
+
+
+def _series(name, x, ref, gen, keys, xlabel, ylabel) -> Series:
+    return Series(name=name, x=np.asarray(x, float),
+                  reference=np.array([ref[k].value for k in keys]), reference_error=np.array([ref[k].error for k in keys]),
+                  generated=np.array([gen[k].value for k in keys]), generated_error=np.array([gen[k].error for k in keys]),
+                  xlabel=xlabel, ylabel=ylabel)
+
+
+def _histogram(name: str, ref: np.ndarray, gen: np.ndarray, xlabel: str, bins: int = 40) -> Histogram:
+    lo, hi = np.quantile(np.concatenate([ref, gen]), [0.0005, 0.9995])
+    edges = np.linspace(lo, hi, bins + 1)
+    return Histogram(name=name, edges=edges, reference=np.histogram(ref, edges)[0],
+                     generated=np.histogram(gen, edges)[0], xlabel=xlabel)
+
+
+def _info(gen_path, ref_path, gen_attrs: dict, ref_attrs: dict, n_gen: int, n_ref: int) -> dict[str, str]:
+    info = {
+        "generated file": f"{gen_path} ({n_gen} configurations, sampler {gen_attrs.get('sampler', '?')})",
+        "reference file": f"{ref_path} ({n_ref} configurations, sampler {ref_attrs.get('sampler', '?')})",
+        "action": (f"phi^4, d={gen_attrs['dim']}, L={gen_attrs['size']}, kappa={gen_attrs['kappa']}, "
+                   f"lambda={gen_attrs['lam']}"),
+    }
+    for key, label in (("acceptance", "Metropolis acceptance"), ("importance_ess", "importance ESS / N"),
+                       ("tau_int_abs_m", "tau_int(|M|) of the generated chain"),
+                       ("mala_acceptance", "MALA acceptance"), ("divergence", "log q from"),
+                       ("proposals_per_second", "proposals per second"), ("train_seconds", "training time [s]"),
+                       ("exact", "exact (Metropolis with exact log q)")):
+        value = gen_attrs.get(key)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        info[label] = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return info
+
+
+def _loss_curve(attrs: dict):
+    try:
+        steps, values = json.loads(attrs["loss_steps"]), json.loads(attrs["loss_values"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (np.asarray(steps), np.asarray(values)) if steps else None
+
+
+def validate_ensembles(generated: str | Path, reference: str | Path, training: str | Path | None = None,
+                       max_abs_pull: float = 3.0, device: str = "cpu") -> ValidationResult:
+    """Compare ``generated`` with ``reference`` (both qcdgen HDF5 ensembles of the same action).
+
+    ``training`` is the ensemble the model was trained on (default: the generated file's
+    ``training_file`` attribute, if that file exists); its held-out part, fixed by the
+    ``heldout_fraction`` attribute, is the yardstick of the memorisation check.
+    """
+    gen, ref = read_ensemble(generated), read_ensemble(reference)
+    action = Phi4Action.from_dict(gen.attrs)
+    ref_action = Phi4Action.from_dict(ref.attrs)
+    if action.to_dict() != ref_action.to_dict():
+        raise InputError(f"{str(generated)!r} and {str(reference)!r} are ensembles of different actions: "
+                         f"{action.to_dict()} vs {ref_action.to_dict()}")
+    gen_phi, ref_phi = gen.field(device), ref.field(device)
+    gen_est = measure(gen_phi, action, chains=gen.chain)
+    ref_est = measure(ref_phi, action, chains=ref.chain)
+    table = compare(ref_est, gen_est, max_abs_pull=max_abs_pull)
+    radii = [r for r in range(action.size // 2 + 1) if f"G_r{r}" in ref_est]
+    orders = list(range(2, MAX_CUMULANT + 1))
+    result = ValidationResult(
+        title=f"phi^4 L={action.size} kappa={action.kappa} lambda={action.lam}: generated vs reference",
+        table=table,
+        info=_info(generated, reference, gen.attrs, ref.attrs, gen.n_configs, ref.n_configs),
+        series=[_series("connected two-point function G(r)", radii, ref_est, gen_est,
+                        [f"G_r{r}" for r in radii], "r", "G(r)"),
+                _series("cumulants of the total field per volume", orders, ref_est, gen_est,
+                        [f"kappa{n}" for n in orders], "n", "kappa_n")],
+        histograms=[_histogram("magnetisation M", magnetisation(ref_phi).cpu().numpy(),
+                               magnetisation(gen_phi).cpu().numpy(), "M"),
+                    _histogram("single-site field", ref.phi.ravel(), gen.phi.ravel(), "phi(x)")],
+        loss_curve=_loss_curve(gen.attrs),
+    )
+    if action.dim == 2:
+        pick = np.linspace(0, min(gen.n_configs, ref.n_configs) - 1, EXAMPLES).astype(int)
+        result.images = {"reference": ref.phi[pick], "generated": gen.phi[pick]}
+    training = training if training is not None else gen.attrs.get("training_file")
+    if training and Path(training).is_file():
+        train = read_ensemble(training)
+        heldout = split_heldout(train.chain, float(gen.attrs.get("heldout_fraction", 0.2)))
+        if heldout.any():
+            result.checks.append(memorisation_check(gen_phi, torch.as_tensor(train.phi[heldout]),
+                                                    torch.as_tensor(train.phi[~heldout])))
+            result.info["training file"] = f"{training} ({int((~heldout).sum())} trained on, {int(heldout.sum())} held out)"
+    return result

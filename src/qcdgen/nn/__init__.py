@@ -1,0 +1,5 @@
+"""Neural-network building blocks that know nothing about physics domains."""
+
+from qcdgen.nn.periodic_cnn import PeriodicScoreCNN
+
+__all__ = ["PeriodicScoreCNN"]
