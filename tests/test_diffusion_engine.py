@@ -25,8 +25,8 @@ def test_marginal_std_solves_the_variance_ode(sde):
         sol = integrate.solve_ivp(rhs, (0, t), [0.0], rtol=1e-10, atol=1e-12)
         assert math.isclose(sol.y[0, -1], float(sde.marginal_std(torch.tensor(t, dtype=torch.float64))) ** 2,
                             rel_tol=1e-6)
-        std = sde.marginal_std(torch.tensor(t, dtype=torch.float64))
-        assert math.isclose(float(sde.time_of_std(std)), t, rel_tol=1e-9)
+        ratio = sde.noise_ratio(torch.tensor(t, dtype=torch.float64))
+        assert math.isclose(float(sde.time_of_noise_ratio(ratio)), t, rel_tol=1e-9)
     assert sde_from_dict(sde.to_dict()).to_dict() == sde.to_dict()
 
 

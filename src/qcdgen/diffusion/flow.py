@@ -142,10 +142,12 @@ def flow_sample(score: ScoreFn, sde: SDE, shape, steps: int, generator: torch.Ge
 
 def log_likelihood(score: ScoreFn, sde: SDE, x: torch.Tensor, steps: int = 100,
                    divergence: str = "exact", generator: torch.Generator | None = None,
-                   probes: int = 1) -> torch.Tensor:
+                   probes: int = 1, prior_log_prob=None) -> torch.Tensor:
     """log p₀(x) from the continuous probability-flow ODE, integrated eps → T with Heun steps.
 
     log p₀(x) = log p_T(x_T) + ∫_eps^T tr ∂F/∂x dt (instantaneous change of variables).
+    p_T is the SDE's Gaussian prior unless ``prior_log_prob`` (x_T -> [batch]) is given: the
+    prior is only an approximation of the true p_T (for VE, data variance ≪ s(T)²).
     """
     _check(divergence, "heun")
     if divergence == "hutchinson" and generator is None:
@@ -167,5 +169,6 @@ def log_likelihood(score: ScoreFn, sde: SDE, x: torch.Tensor, steps: int = 100,
         f2, tr2 = drift_trace(x + h * f1, t_next)
         x = (x + 0.5 * h * (f1 + f2)).detach()
         total = total + 0.5 * h * (tr1 + tr2)
-    return sde.prior_log_prob(x.double()) + total
+    prior = sde.prior_log_prob if prior_log_prob is None else prior_log_prob
+    return prior(x.double()) + total
 

@@ -23,8 +23,9 @@ SCHEDULES = ("uniform", "edm")
 def time_grid(sde: SDE, steps: int, device, schedule: str = "uniform", rho: float = 7.0) -> torch.Tensor:
     """steps + 1 times from T down to eps (float64).
 
-    ``uniform`` is uniform in t; ``edm`` is uniform in s(t)^{1/ρ}, which puts most steps at
-    low noise where the score varies fastest (Karras, Aittala, Aila & Laine, NeurIPS 2022, eq. 5).
+    ``uniform`` is uniform in t; ``edm`` is uniform in σ(t)^{1/ρ} with σ = s/a the noise-to-signal
+    ratio, which puts most steps at low noise where the score varies fastest (Karras, Aittala,
+    Aila & Laine, NeurIPS 2022, eq. 5).
     """
     if not (isinstance(steps, int) and steps >= 1):
         raise InputError(f"steps must be an integer >= 1, got {steps!r}")
@@ -32,10 +33,10 @@ def time_grid(sde: SDE, steps: int, device, schedule: str = "uniform", rho: floa
         raise InputError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if schedule == "uniform":
         return torch.linspace(sde.T, sde.eps, steps + 1, device=device, dtype=torch.float64)
-    ends = sde.marginal_std(torch.tensor([sde.T, sde.eps], dtype=torch.float64))
+    ends = sde.noise_ratio(torch.tensor([sde.T, sde.eps], dtype=torch.float64))
     u = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
-    std = (ends[0] ** (1 / rho) + u * (ends[1] ** (1 / rho) - ends[0] ** (1 / rho))) ** rho
-    times = sde.time_of_std(std)
+    ratio = (ends[0] ** (1 / rho) + u * (ends[1] ** (1 / rho) - ends[0] ** (1 / rho))) ** rho
+    times = sde.time_of_noise_ratio(ratio)
     times[0], times[-1] = sde.T, sde.eps  # exact ends despite round-off
     return times.to(device)
 
@@ -46,14 +47,18 @@ def _bcast(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def langevin_corrector(score: ScoreFn, sde: SDE, x: torch.Tensor, t: torch.Tensor, generator,
                        snr: float, steps: int) -> torch.Tensor:
-    """Annealed Langevin steps at fixed t, step ε = 2 a(t)² (snr ‖z‖/‖s‖)² (Song et al., alg. 4/5)."""
+    """Annealed Langevin steps at fixed t, ε = 2 a(t)² (snr ‖z‖/‖s‖)² (Song et al., alg. 4/5).
+
+    The norms are batch averages: a step size that depended on each sample's own noise
+    draw would bias the Langevin chain.
+    """
     alpha = _bcast(sde.mean_coeff(t) ** 2, x)
     for _ in range(steps):
         s = score(x, t)
         z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        s_norm = s.flatten(1).norm(dim=1)
-        z_norm = z.flatten(1).norm(dim=1)
-        step = _bcast(2 * (snr * z_norm / s_norm.clamp_min(1e-12)) ** 2, x) * alpha
+        s_norm = s.flatten(1).norm(dim=1).mean()
+        z_norm = z.flatten(1).norm(dim=1).mean()
+        step = 2 * (snr * z_norm / s_norm.clamp_min(1e-12)) ** 2 * alpha
         x = x + step * s + torch.sqrt(2 * step) * z
     return x
 

@@ -33,8 +33,12 @@ class SDE:
     def marginal_std(self, t: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def time_of_std(self, std: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`marginal_std`."""
+    def noise_ratio(self, t: torch.Tensor) -> torch.Tensor:
+        """s(t)/a(t): the noise level of the equivalent VE process (Karras et al. 2022, sec. 4)."""
+        return self.marginal_std(t) / self.mean_coeff(t)
+
+    def time_of_noise_ratio(self, ratio: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`noise_ratio`."""
         raise NotImplementedError
 
     def drift(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -91,9 +95,9 @@ class VESDE(SDE):
         log_s = math.log(self.sigma)
         return torch.sqrt(torch.expm1(2 * t * log_s) / (2 * log_s))
 
-    def time_of_std(self, std):
+    def time_of_noise_ratio(self, ratio):
         log_s = math.log(self.sigma)
-        return torch.log1p(2 * log_s * std ** 2) / (2 * log_s)
+        return torch.log1p(2 * log_s * ratio ** 2) / (2 * log_s)
 
     def drift(self, x, t):
         return torch.zeros_like(x)
@@ -134,10 +138,10 @@ class VPSDE(SDE):
     def marginal_std(self, t):
         return torch.sqrt(-torch.expm1(2 * self._log_mean_coeff(t)))
 
-    def time_of_std(self, std):
-        # solve ¼Δβ t² + ½β_min t + ½ log(1 − s²) = 0 for t >= 0
+    def time_of_noise_ratio(self, ratio):
+        # a(t)² = 1/(1 + ratio²): solve ¼Δβ t² + ½β_min t − ½ log(1 + ratio²) = 0 for t >= 0
         a, b = 0.25 * (self.beta_max - self.beta_min), 0.5 * self.beta_min
-        c = 0.5 * torch.log1p(-std ** 2)
+        c = -0.5 * torch.log1p(ratio ** 2)
         return (-b + torch.sqrt(b * b - 4 * a * c)) / (2 * a)
 
     def drift(self, x, t):

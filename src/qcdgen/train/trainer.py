@@ -95,6 +95,7 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
     step, seconds = 0, 0.0
     curve_steps: list[int] = []
     curve_losses: list[float] = []
+    window: list[float] = []  # losses since the last point of the curve
     identity = {"settings": asdict(settings), "meta": meta or {}}
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None:
@@ -110,6 +111,7 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
             generator.set_state(ckpt["generator"])
             step, seconds = int(ckpt["step"]), float(ckpt["seconds"])
             curve_steps, curve_losses = list(ckpt["curve_steps"]), list(ckpt["curve_losses"])
+            window = list(ckpt["window"])
 
     def save() -> None:
         if ckpt_path is not None:
@@ -117,9 +119,9 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
                 "kind": CHECKPOINT_KIND, "identity": identity, "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(), "ema": ema.state_dict(), "generator": generator.get_state(),
                 "step": step, "seconds": seconds, "curve_steps": curve_steps, "curve_losses": curve_losses,
+                "window": window,
             })
 
-    window: list[float] = []
     model.train()
     with CheckpointedLoop(save, description, total=settings.steps, completed=step, progress=progress,
                           seconds=checkpoint_seconds, stop_after=stop_after) as loop:
@@ -147,7 +149,7 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
             if len(window) == settings.log_every or step == settings.steps:
                 curve_steps.append(step)
                 curve_losses.append(float(np.mean(window)))
-                window = []
+                window.clear()
             loop.step(status=f"loss {curve_losses[-1]:.4g}" if curve_losses else "")
     if ckpt_path is not None:
         ckpt_path.unlink(missing_ok=True)
