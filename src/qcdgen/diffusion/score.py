@@ -82,7 +82,7 @@ def dsm_loss(score: ScoreModel, x0: torch.Tensor, generator: torch.Generator,
     """Monte Carlo estimate of the DSM loss over a batch, per site (mean over all dimensions)."""
     if weighting not in WEIGHTINGS:
         raise InputError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    sde = score.sde
+    sde = getattr(score, "module", score).sde  # unwrap DistributedDataParallel
     t = sample_times(len(x0), sde, generator, x0.device)
     z = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     xt = sde.perturb(x0, t, z)

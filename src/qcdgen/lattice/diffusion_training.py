@@ -29,6 +29,7 @@ from qcdgen.lattice.symmetries import random_symmetry
 from qcdgen.nn import PeriodicScoreCNN
 from qcdgen.runtime import resolve_device
 from qcdgen.train import TrainSettings, train_model
+from qcdgen.train.distributed import distributed_context, local_device
 
 MODEL_KIND = "lattice-diffusion"
 
@@ -161,9 +162,12 @@ def train_lattice_diffusion(ensemble: str | Path, out: str | Path, settings: Dif
     """Train on the HMC configurations in ``ensemble`` (minus the held-out part) and save to ``out``.
 
     Resumes from ``checkpoint`` (default ``OUT.ckpt.pt``) if a run with the same settings was interrupted.
+    Launched with torchrun, trains data-parallel over the processes (see :mod:`qcdgen.train.distributed`).
     """
     out = check_writable(out, "model")
     dev = resolve_device(device)
+    ctx = distributed_context(dev)  # torchrun: one process per GPU, DDP inside train_model
+    dev = local_device(dev, ctx)
     ens = read_ensemble(ensemble)
     action = Phi4Action.from_dict(ens.attrs)
     heldout = split_heldout(ens.chain, settings.heldout_fraction)
@@ -187,7 +191,8 @@ def train_lattice_diffusion(ensemble: str | Path, out: str | Path, settings: Dif
     model = LatticeDiffusionModel(score=score, action=action, settings=settings, loss_steps=result.steps,
                                   loss_values=result.losses, train_seconds=result.seconds,
                                   training_file=str(Path(ensemble).resolve()), training_configs=len(train_phi))
-    save_model(out, model)
+    if ctx.is_main:
+        save_model(out, model)
     return model
 
 

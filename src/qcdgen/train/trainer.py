@@ -22,6 +22,7 @@ from qcdgen.train.ema import EMA
 from qcdgen.errors import InputError, NaNError
 from qcdgen.io import check_writable, load_checkpoint, save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
+from qcdgen.train.distributed import distributed_context
 
 CHECKPOINT_KIND = "training"
 
@@ -89,7 +90,13 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
     if not torch.isfinite(data).all():
         raise InputError("training data contain NaN or inf")
     device = data.device
+    ctx = distributed_context(device)
     generator = make_generator(settings.seed, device)
+    trained = model
+    if ctx.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     ema = EMA(model, settings.ema_decay)
     step, seconds = 0, 0.0
@@ -114,7 +121,7 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
             window = list(ckpt["window"])
 
     def save() -> None:
-        if ckpt_path is not None:
+        if ckpt_path is not None and ctx.is_main:
             save_checkpoint(ckpt_path, {
                 "kind": CHECKPOINT_KIND, "identity": identity, "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(), "ema": ema.state_dict(), "generator": generator.get_state(),
@@ -123,17 +130,18 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
             })
 
     model.train()
-    with CheckpointedLoop(save, description, total=settings.steps, completed=step, progress=progress,
+    with CheckpointedLoop(save, description, total=settings.steps, completed=step, progress=progress and ctx.is_main,
                           seconds=checkpoint_seconds, stop_after=stop_after) as loop:
         while step < settings.steps:
             t0 = time.perf_counter()
             for group in optimiser.param_groups:
                 group["lr"] = settings.learning_rate(step)
-            index = torch.randint(0, len(data), (settings.batch_size,), generator=generator, device=device)
-            batch = data[index]
+            index = torch.randint(0, len(data), (ctx.world_size * settings.batch_size,), generator=generator,
+                                  device=device)
+            batch = data[index[ctx.rank * settings.batch_size:(ctx.rank + 1) * settings.batch_size]]
             if augment is not None:
                 batch = augment(batch, generator)
-            loss = loss_fn(model, batch, generator)
+            loss = loss_fn(trained, batch, generator)
             if not torch.isfinite(loss):
                 raise NaNError(f"training loss became {float(loss)} at step {step}"
                                + (f"; the checkpoint {str(ckpt_path)!r} holds the last good state" if ckpt_path else "")
@@ -151,7 +159,7 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
                 curve_losses.append(float(np.mean(window)))
                 window.clear()
             loop.step(status=f"loss {curve_losses[-1]:.4g}" if curve_losses else "")
-    if ckpt_path is not None:
+    if ckpt_path is not None and ctx.is_main:
         ckpt_path.unlink(missing_ok=True)
     model.eval()
     return TrainResult(steps=np.asarray(curve_steps), losses=np.asarray(curve_losses), ema_state=ema.shadow,
