@@ -17,7 +17,7 @@ reports:
 log q is exact (full Jacobians) up to 256 sites; beyond that the Hutchinson estimate makes the
 Metropolis step approximate, and the row is marked "~".
 
-    python benchmarks/bench_diffusion.py           # L = 16, 32; κ = 0.21, 0.265 (about 30-40 min on 2 cores)
+    python benchmarks/bench_diffusion.py           # L = 16, 32; κ = 0.21, 0.265 (about 20-25 min on 2 idle cores)
     python benchmarks/bench_diffusion.py --quick   # L = 8 only, a few minutes
 
 Results are printed as a table and saved to benchmarks/results/bench_diffusion.json.
@@ -44,8 +44,9 @@ from qcdgen.lattice.hmc_ensemble import HMCSettings, generate_hmc_ensemble
 def run_point(size: int, kappa: float, args) -> dict:
     hmc = HMCSettings(size=size, kappa=kappa, lam=0.022, configs=args.hmc_configs, chains=4, seed=args.seed,
                       thermalize=300, integrator="omelyan", fourier_acceleration=True, device=args.device)
-    diffusion = DiffusionSettings(channels=16, blocks=2, steps=args.train_steps, batch_size=128, lr=3e-3,
-                                  seed=args.seed)
+    # a fixed number of lattice sites per batch: the convolutional score learns per-site structure
+    diffusion = DiffusionSettings(channels=16, blocks=2, steps=args.train_steps,
+                                  batch_size=max(8, args.sites_per_batch // size ** 2), lr=3e-3, seed=args.seed)
     exact = size ** 2 <= 256
     sampling = SampleSettings(configs=args.proposals if exact else args.proposals_hutchinson, metropolis=True,
                               ode_steps=args.ode_steps, solver="heun", seed=args.seed + 1,
@@ -65,7 +66,7 @@ def run_point(size: int, kappa: float, args) -> dict:
         "hmc_trajectories_per_s": h.trajectories_per_second, "hmc_acceptance": h.acceptance.value,
         "hmc_tau_int": h.tau_int_abs_m.value, "hmc_tau_int_error": h.tau_int_abs_m.error,
         "hmc_cost_s": hmc_cost,
-        "train_s": model.train_seconds, "train_steps": diffusion.steps, "final_loss": float(model.loss_values[-1]),
+        "train_s": model.train_seconds, "train_steps": diffusion.steps, "batch_size": diffusion.batch_size, "final_loss": float(model.loss_values[-1]),
         "dm_proposals": sampling.configs, "dm_proposals_per_s": s.proposals_per_second,
         "dm_acceptance": s.acceptance, "dm_importance_ess": s.importance_ess,
         "dm_tau_int": s.tau_int_abs_m.value, "dm_tau_int_error": s.tau_int_abs_m.error,
@@ -95,9 +96,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="16,32")
     parser.add_argument("--kappas", default="0.21,0.265")
     parser.add_argument("--hmc-configs", type=int, default=2048)
-    parser.add_argument("--train-steps", type=int, default=1500)
+    parser.add_argument("--train-steps", type=int, default=800)
+    parser.add_argument("--sites-per-batch", type=int, default=16384, help="batch size x L^2 (default 16384)")
     parser.add_argument("--proposals", type=int, default=64, help="proposals with exact log q (L^2 <= 256)")
-    parser.add_argument("--proposals-hutchinson", type=int, default=512, help="proposals on larger lattices")
+    parser.add_argument("--proposals-hutchinson", type=int, default=256, help="proposals on larger lattices")
     parser.add_argument("--ode-steps", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")

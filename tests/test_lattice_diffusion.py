@@ -26,6 +26,8 @@ def trained(tmp_path_factory):
 
 def test_train_sample_metropolis_validate(trained, capsys):
     d = trained
+    lines = (d / "model.loss.csv").read_text().splitlines()
+    assert lines[0] == "step,loss" and lines[-1].startswith("60,") and len(lines) == 7
     assert main(["lattice", "sample", str(d / "model.pt"), "--configs", "60", "--out", str(d / "gen.h5"),
                  "--metropolis", "--chains", "2", "--ode-steps", "4", "--mala-steps", "2", "--no-progress"]) == 0
     out = capsys.readouterr().out

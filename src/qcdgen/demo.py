@@ -61,14 +61,17 @@ def _prepare(out: Path) -> Path:
     return out
 
 
-def run_demo(out: str | Path = "qcdgen-demo", preset: str = "quick", seed: int = 0, device: str = "cpu",
-             kappa: float | None = None, progress: bool | None = None) -> ValidationResult:
+def run_demo(out: str | Path = "qcdgen-demo", preset: str | DemoPreset = "quick", seed: int = 0,
+             device: str = "cpu", kappa: float | None = None, progress: bool | None = None) -> ValidationResult:
     """Run the whole chain and return the validation result (also written as JSON and HTML)."""
     from qcdgen.report import write_report
 
-    if preset not in PRESETS:
+    if isinstance(preset, DemoPreset):
+        p = preset
+    elif preset in PRESETS:
+        p = PRESETS[preset]
+    else:
         raise InputError(f"--preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    p = PRESETS[preset]
     out = _prepare(Path(out))
     show = sys.stderr.isatty() if progress is None else progress
     hmc = replace(p.hmc, seed=seed, device=device, **({"kappa": kappa} if kappa is not None else {}))

@@ -142,8 +142,8 @@ def run_observe(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from qcdgen.lattice.diffusion_training import (PAPER_DIFFUSION, DiffusionSettings, train_lattice_diffusion,
-                                                   with_overrides)
+    from qcdgen.lattice.diffusion_training import (PAPER_DIFFUSION, DiffusionSettings, loss_curve_path,
+                                                   train_lattice_diffusion, with_overrides)
 
     base = PAPER_DIFFUSION if args.preset == "paper" else DiffusionSettings()
     settings = with_overrides(base, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
@@ -152,7 +152,8 @@ def run_train(args: argparse.Namespace) -> int:
                               odd=False if args.no_z2 else None, gaussian=False if args.no_gaussian else None)
     model = train_lattice_diffusion(args.ensemble, args.out, settings, device=args.device,
                                     checkpoint=args.checkpoint, progress=not args.no_progress and sys.stderr.isatty())
-    print(f"wrote {args.out}: trained {settings.steps} steps on {model.training_configs} configurations "
+    print(f"wrote {args.out} and {loss_curve_path(args.out)}: trained {settings.steps} steps on "
+          f"{model.training_configs} configurations "
           f"in {model.train_seconds:.1f} s; final loss {model.loss_values[-1]:.4g}")
     return 0
 

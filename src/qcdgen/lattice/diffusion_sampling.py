@@ -30,6 +30,7 @@ from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import MALA, independence_metropolis
 from qcdgen.runtime import CheckpointedLoop, make_generator, resolve_device
 from qcdgen.stats import Estimate, gamma_method
+from qcdgen.stats._validate import check_positive_int
 
 EXACT_MAX_SITES = 256
 CHECKPOINT_KIND = "lattice-diffusion-sampling"
@@ -54,8 +55,7 @@ class SampleSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.configs, int) and self.configs >= 2):
-            raise InputError(f"--configs must be an integer >= 2, got {self.configs!r}")
+        check_positive_int(self.configs, "--configs", minimum=2)
         if self.sampler not in ("ode", "sde", "pc"):
             raise InputError(f"--sampler must be ode, sde or pc, got {self.sampler!r}")
         if self.metropolis and self.sampler != "ode":
@@ -63,11 +63,8 @@ class SampleSettings:
         if self.divergence not in ("auto", "exact", "hutchinson"):
             raise InputError(f"--divergence must be auto, exact or hutchinson, got {self.divergence!r}")
         for name in ("ode_steps", "sde_steps", "batch_size", "chains"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 1):
-                raise InputError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
-        if not (isinstance(self.mala_steps, int) and self.mala_steps >= 0):
-            raise InputError(f"--mala-steps must be an integer >= 0, got {self.mala_steps!r}")
+            check_positive_int(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_positive_int(self.mala_steps, "--mala-steps", minimum=0)
         if self.metropolis and self.configs < 2 * self.chains:
             raise InputError(f"--configs must be at least 2 per Metropolis chain, got {self.configs} "
                              f"for {self.chains} chains")

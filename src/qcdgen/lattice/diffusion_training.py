@@ -23,7 +23,7 @@ import torch
 
 from qcdgen.diffusion import SDE, VESDE, VPSDE, ScoreModel, StationaryGaussian, dsm_loss, sde_from_dict
 from qcdgen.errors import InputError
-from qcdgen.io import check_writable, load_checkpoint, read_ensemble, save_checkpoint
+from qcdgen.io import atomic_write_text, check_writable, load_checkpoint, read_ensemble, save_checkpoint
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.symmetries import random_symmetry
 from qcdgen.nn import PeriodicScoreCNN
@@ -193,7 +193,15 @@ def train_lattice_diffusion(ensemble: str | Path, out: str | Path, settings: Dif
                                   training_file=str(Path(ensemble).resolve()), training_configs=len(train_phi))
     if ctx.is_main:
         save_model(out, model)
+        atomic_write_text(loss_curve_path(out), "step,loss\n" + "".join(
+            f"{int(k)},{float(v):.6g}\n" for k, v in zip(model.loss_steps, model.loss_values)))
     return model
+
+
+def loss_curve_path(model_path: str | Path) -> Path:
+    """MODEL.pt -> MODEL.loss.csv (columns step,loss: mean loss over each logging window)."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".loss.csv")
 
 
 def with_overrides(settings: DiffusionSettings, **overrides) -> DiffusionSettings:

@@ -22,6 +22,7 @@ from qcdgen.train.ema import EMA
 from qcdgen.errors import InputError, NaNError
 from qcdgen.io import check_writable, load_checkpoint, save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
+from qcdgen.stats._validate import check_positive_int
 from qcdgen.train.distributed import distributed_context
 
 CHECKPOINT_KIND = "training"
@@ -43,11 +44,8 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 1):
-                raise InputError(f"{name} must be an integer >= 1, got {v!r}")
-        if not (isinstance(self.warmup, int) and self.warmup >= 0):
-            raise InputError(f"warmup must be an integer >= 0, got {self.warmup!r}")
+            check_positive_int(getattr(self, name), name)
+        check_positive_int(self.warmup, "warmup", minimum=0)
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise InputError(f"lr must be a positive number, got {self.lr!r}")
         if not (0 <= self.final_lr_fraction <= 1):
