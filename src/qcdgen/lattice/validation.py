@@ -35,11 +35,13 @@ def _series(name, x, ref, gen, keys, xlabel, ylabel) -> Series:
                   xlabel=xlabel, ylabel=ylabel)
 
 
-def _histogram(name: str, ref: np.ndarray, gen: np.ndarray, xlabel: str, bins: int = 40) -> Histogram:
+def _histogram(name: str, ref: np.ndarray, gen: np.ndarray, xlabel: str, taus=(0.5, 0.5),
+               bins: int = 40) -> Histogram:
     lo, hi = np.quantile(np.concatenate([ref, gen]), [0.0005, 0.9995])
     edges = np.linspace(lo, hi, bins + 1)
     return Histogram(name=name, edges=edges, reference=np.histogram(ref, edges)[0],
-                     generated=np.histogram(gen, edges)[0], xlabel=xlabel)
+                     generated=np.histogram(gen, edges)[0], xlabel=xlabel,
+                     reference_tau_int=taus[0], generated_tau_int=taus[1])
 
 
 def _info(gen_path, ref_path, gen_attrs: dict, ref_attrs: dict, n_gen: int, n_ref: int) -> dict[str, str]:
@@ -97,8 +99,10 @@ def validate_ensembles(generated: str | Path, reference: str | Path, training: s
                         [f"G_r{r}" for r in radii], "r", "G(r)"),
                 _series("cumulants of the total field per volume", orders, ref_est, gen_est,
                         [f"kappa{n}" for n in orders], "n", "kappa_n")],
+        # error bars of M: Poisson × √(2τ_int(|M|)) of each chain (site values: Poisson, lower bound)
         histograms=[_histogram("magnetisation M", magnetisation(ref_phi).cpu().numpy(),
-                               magnetisation(gen_phi).cpu().numpy(), "M"),
+                               magnetisation(gen_phi).cpu().numpy(), "M",
+                               taus=(ref_est["abs_m"].tau_int, gen_est["abs_m"].tau_int)),
                     _histogram("single-site field", ref.phi.ravel(), gen.phi.ravel(), "phi(x)")],
         loss_curve=_loss_curve(gen.attrs),
     )

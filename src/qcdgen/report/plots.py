@@ -142,7 +142,7 @@ def _density(counts: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def histogram_figure(hist: Histogram) -> Figure:
-    """Both histograms normalised to unit area, as steps with Poisson error bars."""
+    """Both histograms normalised to unit area, as steps with Poisson error bars × √(2τ_int)."""
     ref = _arr(hist.reference, f"histogram {hist.name!r} reference")
     edges = _arr(hist.edges, f"histogram {hist.name!r} edges", ref.size + 1)
     gen = _arr(hist.generated, f"histogram {hist.name!r} generated", ref.size)
@@ -152,8 +152,9 @@ def histogram_figure(hist: Histogram) -> Figure:
     fig = _new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     drawn = False
-    for counts, style in ((ref, REF_STYLE), (gen, GEN_STYLE)):
+    for counts, tau, style in ((ref, hist.reference_tau_int, REF_STYLE), (gen, hist.generated_tau_int, GEN_STYLE)):
         dens, err, total = _density(counts, widths)
+        err = err * np.sqrt(2 * max(float(tau), 0.5)) if np.isfinite(tau) else err
         if total <= 0:
             continue
         ax.stairs(dens, edges, color=style["color"], lw=1.5, label=f"{style['label']} (N={total:.6g})")

@@ -33,13 +33,19 @@ class Series:
 
 @dataclass
 class Histogram:
-    """Raw counts of one quantity in common bins (edges has one more entry than the counts)."""
+    """Raw counts of one quantity in common bins (edges has one more entry than the counts).
+
+    ``*_tau_int`` is the integrated autocorrelation time of the entries (0.5 = independent): a
+    Markov chain's bin counts fluctuate √(2τ_int) times more than Poisson, and the error bars say so.
+    """
 
     name: str
     edges: np.ndarray
     reference: np.ndarray
     generated: np.ndarray
     xlabel: str = ""
+    reference_tau_int: float = 0.5
+    generated_tau_int: float = 0.5
 
 
 @dataclass
