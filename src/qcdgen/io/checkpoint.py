@@ -31,3 +31,13 @@ def load_checkpoint(path: str | Path, kind: str) -> dict:
     if not isinstance(payload, dict) or payload.get("kind") != kind:
         raise InputError(f"{str(path)!r} is not a qcdgen {kind} checkpoint")
     return payload
+
+
+def load_matching_checkpoint(path: str | Path, kind: str, key: str, expected) -> dict:
+    """Load a checkpoint to resume from, refusing one whose ``payload[key]`` differs from ``expected``
+    (a run with other settings or inputs must not be continued silently)."""
+    payload = load_checkpoint(path, kind)
+    if payload.get(key) != expected:
+        raise InputError(f"checkpoint {str(path)!r} belongs to a {kind} run with other settings or inputs; "
+                         "delete it or rerun with the same parameters")
+    return payload

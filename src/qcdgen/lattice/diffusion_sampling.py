@@ -24,7 +24,7 @@ import torch
 
 from qcdgen.diffusion import flow_sample, reverse_sde_sample
 from qcdgen.errors import InputError
-from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
+from qcdgen.io import Ensemble, check_writable, load_matching_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.diffusion_training import load_model
 from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import MALA, independence_metropolis
@@ -126,10 +126,7 @@ def sample_lattice_diffusion(model_path: str | Path, out: str | Path, settings: 
     identity = {"settings": asdict(settings), "model": str(Path(model_path).resolve())}
     xs, log_qs, seconds = [], [], 0.0
     if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, CHECKPOINT_KIND)
-        if ckpt["identity"] != identity:
-            raise InputError(f"checkpoint {str(ckpt_path)!r} belongs to another sampling run; delete it "
-                             "or rerun with the same parameters")
+        ckpt = load_matching_checkpoint(ckpt_path, CHECKPOINT_KIND, "identity", identity)
         xs, log_qs, seconds = list(ckpt["x"]), list(ckpt["log_q"]), float(ckpt["seconds"])
         generator.set_state(ckpt["generator"])
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from qcdgen.errors import InputError, NaNError
-from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
+from qcdgen.io import Ensemble, check_writable, load_matching_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
@@ -251,11 +251,7 @@ def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: st
     check_writable(ckpt_path, "checkpoint")
     run = _Run(settings)
     if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, CHECKPOINT_KIND)
-        if ckpt["settings"] != asdict(settings):
-            raise InputError(f"checkpoint {str(ckpt_path)!r} belongs to a run with other settings; "
-                             "delete it or rerun with the same parameters")
-        run.load_state_dict(ckpt)
+        run.load_state_dict(load_matching_checkpoint(ckpt_path, CHECKPOINT_KIND, "settings", asdict(settings)))
 
     loop = CheckpointedLoop(lambda: save_checkpoint(ckpt_path, run.state_dict()), run.phase,
                             total=run.phase_length(), completed=run.done, progress=progress,

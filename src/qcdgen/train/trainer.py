@@ -20,7 +20,7 @@ from torch import nn
 
 from qcdgen.train.ema import EMA
 from qcdgen.errors import InputError, NaNError
-from qcdgen.io import check_writable, load_checkpoint, save_checkpoint
+from qcdgen.io import check_writable, load_matching_checkpoint, save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
 from qcdgen.stats._validate import check_positive_int
 from qcdgen.train.distributed import distributed_context
@@ -106,10 +106,7 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
     if ckpt_path is not None:
         check_writable(ckpt_path, "checkpoint")
         if ckpt_path.exists():
-            ckpt = load_checkpoint(ckpt_path, CHECKPOINT_KIND)
-            if ckpt["identity"] != identity:
-                raise InputError(f"checkpoint {str(ckpt_path)!r} belongs to a training run with other settings "
-                                 "or data; delete it or rerun with the same parameters")
+            ckpt = load_matching_checkpoint(ckpt_path, CHECKPOINT_KIND, "identity", identity)
             model.load_state_dict(ckpt["model"])
             optimiser.load_state_dict(ckpt["optimiser"])
             ema.load_state_dict(ckpt["ema"])
