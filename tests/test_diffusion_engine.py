@@ -90,7 +90,16 @@ def test_independence_metropolis_targets_p():
     from qcdgen.stats import gamma_method
     est = gamma_method(y ** 2, replicas=chain.chain)
     assert abs(est.value - 1) < 4 * est.error
-    assert 0.5 < chain.acceptance < 0.8  # analytic acceptance of this pair is ~0.61
+    # exact stationary acceptance: ∫∫ p(x) q(y) min(1, w(y)/w(x)), w = p/q ∝ exp(−3x²/8), by quadrature
+    grid = np.linspace(-12, 12, 2401)
+    dx = grid[1] - grid[0]
+    p = np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi)
+    q = np.exp(-grid ** 2 / 8) / np.sqrt(8 * np.pi)
+    logw = -3 * grid ** 2 / 8
+    ratio = np.minimum(1.0, np.exp(logw[None, :] - logw[:, None]))
+    exact = float(p @ ratio @ q) * dx * dx
+    assert chain.acceptance_error > 0
+    assert abs(chain.acceptance - exact) < 4 * chain.acceptance_error, (chain.acceptance, exact)
     with pytest.raises(NaNError):
         independence_metropolis(torch.tensor([0.0, float("nan")]), g)
 

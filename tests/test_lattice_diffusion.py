@@ -69,7 +69,16 @@ def test_sde_and_pc_samplers_and_resume(trained, tmp_path):
 
 def test_user_mistakes_are_one_line(trained, tmp_path, capsys):
     d = trained
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "corrupt.h5").write_bytes(b"not hdf5")
     cases = [
+        (["lattice", "sample", str(tmp_path / "corrupt.pt"), "--configs", "4", "--out", str(tmp_path / "g.h5")],
+         "not a readable qcdgen checkpoint"),
+        (["lattice", "train", str(tmp_path / "corrupt.h5"), "--out", str(tmp_path / "m.pt")], "not a readable HDF5"),
+        (["lattice", "sample", str(d / "model.pt"), "--configs", "4", "--out", str(tmp_path / "g.h5"),
+          "--mala-steps", "1", "--mala-step-size", "-1"], "--mala-step-size"),
+        (["lattice", "validate", str(d / "ref.h5"), "--reference", str(d / "ref.h5"), "--report",
+          str(tmp_path / "no" / "r.html")], "does not exist"),
         (["lattice", "sample", str(tmp_path / "none.pt"), "--configs", "4", "--out", str(tmp_path / "g.h5")],
          "does not exist"),
         (["lattice", "sample", str(d / "ref.h5"), "--configs", "4", "--out", str(tmp_path / "g.h5")],

@@ -72,10 +72,10 @@ def run_demo(out: str | Path = "qcdgen-demo", preset: str | DemoPreset = "quick"
         p = PRESETS[preset]
     else:
         raise InputError(f"--preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    hmc = replace(p.hmc, seed=seed, device=device, **({"kappa": kappa} if kappa is not None else {}))
+    hmc.action()  # refuse bad physics parameters before creating anything
     out = _prepare(Path(out))
     show = sys.stderr.isatty() if progress is None else progress
-    hmc = replace(p.hmc, seed=seed, device=device, **({"kappa": kappa} if kappa is not None else {}))
-    hmc.action()
     diffusion = replace(p.diffusion, seed=seed)
     sampling = replace(p.sampling, seed=seed + 1)
 
@@ -91,8 +91,10 @@ def run_demo(out: str | Path = "qcdgen-demo", preset: str | DemoPreset = "quick"
     print(f"[3/4] sampling {sampling.configs} proposals (probability-flow ODE, {sampling.ode_steps} "
           f"{sampling.solver} steps, log q {sampling.divergence}) + independence Metropolis")
     sampled = sample_lattice_diffusion(out / "model.pt", out / "generated.h5", sampling, device=device, progress=show)
-    print(f"      {sampled.proposals_per_second:.1f} proposals/s, acceptance {sampled.acceptance:.3f}, "
-          f"importance ESS/N {sampled.importance_ess:.3f}, tau_int(|M|) = {sampled.tau_int_abs_m.value:.2f}")
+    print(f"      {sampled.proposals_per_second:.1f} proposals/s, acceptance {sampled.acceptance:.3f} "
+          f"± {sampled.acceptance_error:.3f}, "
+          f"importance ESS/N {sampled.importance_ess:.3f}, tau_int(|M|) = {sampled.tau_int_abs_m.value:.2f} "
+          f"± {sampled.tau_int_abs_m.error:.2f}")
     print("[4/4] validation against HMC")
     result = validate_ensembles(out / "generated.h5", out / "reference.h5", device=device)
     write_report(result, html_path=out / "report.html", json_path=out / "validation.json")

@@ -176,7 +176,7 @@ def print_sample_summary(out, result) -> None:
     print(f"  {result.proposals_per_second:.1f} proposals/s ({result.settings.sampler}, log q: {result.divergence})")
     if result.settings.metropolis:
         tau = result.tau_int_abs_m
-        print(f"  Metropolis acceptance {result.acceptance:.3f}, importance ESS/N {result.importance_ess:.3f}, "
+        print(f"  Metropolis acceptance {result.acceptance:.3f} ± {result.acceptance_error:.3f}, importance ESS/N {result.importance_ess:.3f}, "
               f"tau_int(|M|) = {tau.value:.2f} ± {tau.error:.2f}"
               f"{'' if result.exact else '  (approximate: Hutchinson log q)'}")
     if result.settings.mala_steps:
@@ -184,9 +184,12 @@ def print_sample_summary(out, result) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from qcdgen.io import check_writable
     from qcdgen.lattice.validation import validate_ensembles
     from qcdgen.report import render_json, write_report
 
+    if args.report:
+        check_writable(args.report, "HTML report")  # before the analysis, not after
     result = validate_ensembles(args.generated, args.reference, training=args.training,
                                 max_abs_pull=args.max_pull, device=args.device)
     if args.report:

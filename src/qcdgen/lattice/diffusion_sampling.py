@@ -65,6 +65,8 @@ class SampleSettings:
         for name in ("ode_steps", "sde_steps", "batch_size", "chains"):
             check_positive_int(getattr(self, name), f"--{name.replace('_', '-')}")
         check_positive_int(self.mala_steps, "--mala-steps", minimum=0)
+        if not (self.mala_step_size > 0 and math.isfinite(self.mala_step_size)):
+            raise InputError(f"--mala-step-size must be a finite number > 0, got {self.mala_step_size!r}")
         if self.metropolis and self.configs < 2 * self.chains:
             raise InputError(f"--configs must be at least 2 per Metropolis chain, got {self.configs} "
                              f"for {self.chains} chains")
@@ -84,6 +86,7 @@ class SampleResult:
     proposals_per_second: float
     seconds: float
     acceptance: float = math.nan
+    acceptance_error: float = math.nan
     importance_ess: float = math.nan
     tau_int_abs_m: Estimate = Estimate(math.nan, math.nan)
     mala_acceptance: float = math.nan
@@ -154,7 +157,8 @@ def sample_lattice_diffusion(model_path: str | Path, out: str | Path, settings: 
         log_w = action.log_prob(phi) - log_q
         imh = independence_metropolis(log_w, generator, chains=settings.chains)
         phi, chain = phi[torch.as_tensor(imh.index, device=dev)], imh.chain
-        result.acceptance, result.importance_ess = imh.acceptance, imh.importance_ess
+        result.acceptance, result.acceptance_error = imh.acceptance, imh.acceptance_error
+        result.importance_ess = imh.importance_ess
         result.exact = divergence == "exact"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # short chains: the window warning is expected
@@ -182,6 +186,7 @@ def _attrs(model, model_path, result: SampleResult) -> dict:
         "sample_settings": json_dict(asdict(s)),
         "divergence": result.divergence,
         "acceptance": result.acceptance,
+        "acceptance_error": result.acceptance_error,
         "importance_ess": result.importance_ess,
         "tau_int_abs_m": result.tau_int_abs_m.value,
         "tau_int_abs_m_error": result.tau_int_abs_m.error,

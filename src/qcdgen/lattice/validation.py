@@ -51,6 +51,8 @@ def _info(gen_path, ref_path, gen_attrs: dict, ref_attrs: dict, n_gen: int, n_re
         "action": (f"phi^4, d={gen_attrs['dim']}, L={gen_attrs['size']}, kappa={gen_attrs['kappa']}, "
                    f"lambda={gen_attrs['lam']}"),
     }
+    if isinstance(gen_attrs.get("acceptance"), float) and isinstance(gen_attrs.get("acceptance_error"), float):
+        gen_attrs = {**gen_attrs, "acceptance": f"{gen_attrs['acceptance']:.4g} ± {gen_attrs['acceptance_error']:.2g}"}
     for key, label in (("acceptance", "Metropolis acceptance"), ("importance_ess", "importance ESS / N"),
                        ("tau_int_abs_m", "tau_int(|M|) of the generated chain"),
                        ("mala_acceptance", "MALA acceptance"), ("divergence", "log q from"),

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 import torch
 
 from qcdgen.errors import InputError, NaNError
+from qcdgen.stats import gamma_method
 
 
 @dataclass
@@ -24,6 +27,7 @@ class IndependenceChain:
     accepted: np.ndarray  # bool [n]; step 0 is the initial state of each chain (counted as accepted)
     chain: np.ndarray  # int32 [n] chain label of each step
     acceptance: float  # fraction of accepted proposals (initial states excluded)
+    acceptance_error: float  # Γ-method error of that fraction (accept/reject runs are correlated)
     importance_ess: float  # (Σw)² / (n Σw²) ∈ (0, 1], the normalised importance-sampling ESS
 
 
@@ -62,7 +66,21 @@ def independence_metropolis(log_weights, generator: torch.Generator, chains: int
                 current = i
                 accepted[i] = True
             index[i] = current
-    proposals = n - chains
-    acceptance = float((accepted.sum() - chains) / proposals) if proposals else float("nan")
+    steps = np.ones(n, dtype=bool)
+    steps[bounds[:-1]] = False  # the initial state of a chain is not a proposal
+    acceptance, acceptance_error = _acceptance_estimate(accepted[steps], label[steps])
     return IndependenceChain(index=index, accepted=accepted, chain=label, acceptance=acceptance,
-                             importance_ess=importance_ess(lw))
+                             acceptance_error=acceptance_error, importance_ess=importance_ess(lw))
+
+
+def _acceptance_estimate(accepted: np.ndarray, chain: np.ndarray) -> tuple[float, float]:
+    """Mean of the accept indicators with a Γ-method error over the chains."""
+    if len(accepted) == 0:
+        return float("nan"), float("nan")
+    x = accepted.astype(np.float64)
+    if x.min() == x.max() or len(x) < 4:  # all accepted or all rejected: no fluctuation to measure
+        return float(x.mean()), 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short chains: the window warning is expected
+        est = gamma_method(x, replicas=chain)
+    return float(est.value), float(est.error)
