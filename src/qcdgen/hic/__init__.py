@@ -1,0 +1,1 @@
+"""Heavy-ion domain: event model, simulator file formats, initial state, generators, observables."""
