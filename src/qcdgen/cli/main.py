@@ -23,7 +23,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qcdgen.cli import demo, lattice
+    from qcdgen.cli import demo, hic, lattice
 
     parser = OneLineParser(
         prog="qcdgen",
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     demo.register(commands)
     lattice.register(commands)
+    hic.register(commands)
     return parser
 
 

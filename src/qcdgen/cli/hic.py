@@ -1,0 +1,116 @@
+"""``qcdgen hic ...``: heavy-ion ground truth: generate events, convert simulator files, observe."""
+
+from __future__ import annotations
+
+import sys
+
+from qcdgen.errors import InputError
+
+
+def register(commands) -> None:
+    hic = commands.add_parser("hic", help="heavy-ion collisions: event generators, file formats, flow observables")
+    sub = hic.add_subparsers(dest="hic_command", metavar="COMMAND")
+    hic.set_defaults(run=lambda args: hic.print_help())
+
+    gen = sub.add_parser(
+        "generate", help="generate events (Parquet) with the hydro-inspired generator or Pythia 8 Angantyr",
+        description="Generate heavy-ion events into a Parquet event file. --model hydro is a hydro-INSPIRED "
+                    "generator (Glauber-TRENTo geometry, hadron resonance gas, blast-wave Cooper-Frye with "
+                    "linear-response flow, resonance decays), not hydrodynamics. --model angantyr runs Pythia 8 "
+                    "Angantyr (needs pip install 'qcdgen[pythia]'), which has no hydrodynamic flow. "
+                    "An interrupted run resumes when the same command is rerun.")
+    gen.add_argument("--model", choices=["hydro", "angantyr"], default="hydro")
+    gen.add_argument("--system", default="PbPb", help="collision system, e.g. PbPb, AuAu, XeXe, UU, pPb, OO (default PbPb)")
+    gen.add_argument("--sqrts", type=float, default=2760.0, help="sqrt(s_NN) in GeV (default 2760)")
+    gen.add_argument("--events", type=int, required=True, help="number of events")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--out", required=True, help="output Parquet file")
+    gen.add_argument("--eta-s", type=float, default=None, help="shear viscosity over entropy density (hydro; default 0.08)")
+    gen.add_argument("--beta2", type=float, default=None, help="quadrupole deformation of both nuclei (hydro)")
+    gen.add_argument("--centrality", default=None, help="centrality class LO-HI in percent, e.g. 0-10 (default minimum bias)")
+    gen.add_argument("--positions", action="store_true", help="also store emission points t,x,y,z (hydro)")
+    gen.add_argument("--chunk-events", type=int, default=100, help="events per chunk / resume unit (default 100)")
+    gen.add_argument("--no-progress", action="store_true")
+    gen.set_defaults(run=run_generate)
+
+    observe = sub.add_parser("observe", help="multiplicities, spectra, flow cumulants, pT fluctuations of an event file")
+    observe.add_argument("file", help="Parquet event file (qcdgen hic generate / convert)")
+    observe.add_argument("--json", action="store_true", help='print {"observables": {NAME: {"value", "error"}}}')
+    observe.add_argument("--plots", default=None, help="directory for PNG plots (created if missing)")
+    observe.add_argument("--centrality-classes", default=None,
+                         help="comma-separated classes, e.g. 0-5,5-10,10-20 (default: ALICE classes 0-5 ... 70-80)")
+    observe.add_argument("--errors", choices=["jackknife", "bootstrap"], default="jackknife")
+    observe.set_defaults(run=run_observe)
+
+    convert = sub.add_parser("convert", help="convert OSCAR2013/OSCAR1999/UrQMD f19/HepMC3/JETSCAPE files to Parquet")
+    convert.add_argument("input", help="simulator output file")
+    convert.add_argument("output", help="Parquet event file to write")
+    convert.add_argument("--format", default=None, help="input format (default: detected from the header)")
+    convert.add_argument("--no-progress", action="store_true")
+    convert.set_defaults(run=run_convert)
+
+
+def _centrality(text):
+    if text is None:
+        return None
+    from qcdgen.hic.initial import parse_centrality
+
+    return parse_centrality(text)
+
+
+def run_generate(args) -> int:
+    from qcdgen.hic.generation import generate_to_file
+
+    settings = {"system": args.system, "sqrts": args.sqrts, "centrality": _centrality(args.centrality)}
+    if args.model == "hydro":
+        settings |= {"positions": args.positions, "beta2": args.beta2}
+        if args.eta_s is not None:
+            settings["eta_s"] = args.eta_s
+    else:
+        settings |= {"eta_s": args.eta_s, "beta2": args.beta2, "positions": args.positions or None}
+    summary = generate_to_file(args.out, model=args.model, n_events=args.events, seed=args.seed,
+                               chunk_events=args.chunk_events, progress=not args.no_progress, **settings)
+    resumed = f" ({summary.resumed_chunks} chunks resumed)" if summary.resumed_chunks else ""
+    print(f"wrote {summary.n_events} {args.model} events to {summary.path}{resumed}: "
+          f"{summary.events_per_second:.1f} events/s, mean multiplicity {summary.mean_multiplicity:.0f}")
+    return 0
+
+
+def _classes(text):
+    if text is None:
+        return None
+    from qcdgen.hic.initial import parse_centrality
+
+    return [parse_centrality(part) for part in text.split(",") if part.strip()]
+
+
+def run_observe(args) -> int:
+    from qcdgen.cli.formatting import print_json
+    from qcdgen.hic.observables import DEFAULT_CENTRALITY_CLASSES, observe_file
+
+    classes = _classes(args.centrality_classes) or DEFAULT_CENTRALITY_CLASSES
+    summary = observe_file(args.file, centrality_classes=classes, errors=args.errors)
+    if args.plots:
+        from pathlib import Path
+
+        from qcdgen.report.hic_plots import write_observable_plots
+
+        out = Path(args.plots)
+        out.mkdir(parents=True, exist_ok=True)
+        written = write_observable_plots(summary, out)
+        print(f"wrote {len(written)} plots to {out}", file=sys.stderr)
+    if args.json:
+        print_json(summary.to_json_dict())
+    else:
+        from qcdgen.cli.formatting import print_estimates
+
+        print_estimates(f"{args.file}: all events", summary.overall)
+    return 0
+
+
+def run_convert(args) -> int:
+    from qcdgen.hic.formats import convert
+
+    n = convert(args.input, args.output, format=args.format, progress=not args.no_progress)
+    print(f"wrote {n} events to {args.output}")
+    return 0
