@@ -1,0 +1,225 @@
+"""OSCAR 1999A (``OSC1999A``) and OSCAR 1997A (``OSC1997A``, UrQMD file 19) particle lists.
+
+OSC1999A, as SMASH (``oscaroutput.cc``) and UrQMD file 20 write it: ``#`` header lines,
+then per event blocks of ``nin nout [event [b ...]]`` followed by ``nin + nout`` lines
+``id pdg 0 px py pz p0 mass x y z t``, and an end-of-event line ``0 0 [event [b]]``. A
+block with ``nin = 0`` or ``nout = 0`` is a particle list (initial, intermediate, final); one
+with both non-zero is a collision of a full event history and is skipped. The last particle
+list before the end line is the final state. ``b`` comes from the end line, else from an
+initial block ``0 N event b`` (UrQMD). An end line with no list block is an empty event.
+
+OSC1997A (UrQMD ``f19``, ``output.f: osc_header/osc_event``): three header lines
+(``OSC1997A``, ``final_id_p_x``, code and system), then per event ``event npart b phi``
+(further columns ignored) and ``npart`` lines ``i pdg px py pz p0 mass x y z t`` (further
+columns ignored). A ``0 0`` line after an event, which some writers add, is skipped.
+
+Both readers accept Fortran ``D`` exponents and any amount of whitespace.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import awkward as ak
+
+from qcdgen.hic.formats._text import (ChunkBuilder, LineReader, flat_columns, fmt_float, iter_chunks,
+                                      looks_like_count_line, parse_float, parse_int)
+
+__all__ = ["read_osc1999a", "read_osc1997a", "write_osc1999a", "write_osc1997a"]
+
+_COLUMNS_1999 = {"pdg": 1, "px": 3, "py": 4, "pz": 5, "E": 6, "mass": 7, "x": 8, "y": 9, "z": 10, "t": 11}
+_COLUMNS_1997 = {"pdg": 1, "px": 2, "py": 3, "pz": 4, "E": 5, "mass": 6, "x": 7, "y": 8, "z": 9, "t": 10}
+
+
+def read_osc1999a(path, chunk_events: int = 1000,
+                  on_bytes: Callable[[int], None] | None = None) -> Iterator[ak.Array]:
+    """Stream the final-state events of an OSC1999A file."""
+    reader = LineReader(path, on_bytes)
+    builder = ChunkBuilder(reader, _COLUMNS_1999)
+    width = builder.width
+    in_header, event, event_b = True, None, math.nan
+    remaining, declared, block_line, keep = 0, 0, 0, False
+
+    def truncated() -> Exception:
+        return reader.error(block_line, f"event {event} declares {declared} particles in this block but "
+                                        f"{declared - remaining} were found")
+
+    for lineno, line in reader:
+        tokens = line.split()
+        if not tokens:
+            continue
+        if tokens[0].startswith("#"):
+            if remaining:
+                raise truncated()
+            continue
+        if in_header and not looks_like_count_line(tokens):
+            continue  # a header line written without '#'
+        in_header = False
+        if remaining:
+            if len(tokens) < width:
+                if looks_like_count_line(tokens):
+                    raise truncated()
+                raise reader.error(lineno, f"expected {width} columns, got {len(tokens)}")
+            if keep:
+                builder.add(line, lineno)
+            remaining -= 1
+            continue
+        if not looks_like_count_line(tokens):
+            if len(tokens) >= width and event is not None:
+                raise reader.error(lineno, f"more particle lines than the {declared} declared in the block of "
+                                           f"event {event} at line {block_line}")
+            raise reader.error(lineno, f"expected a block line 'nin nout event_number', got {line.strip()[:60]!r}")
+        nin = parse_int(reader, lineno, tokens[0], "nin")
+        nout = parse_int(reader, lineno, tokens[1], "nout")
+        if nin < 0 or nout < 0:
+            raise reader.error(lineno, f"negative particle count in block line {line.strip()!r}")
+        if nin == 0 and nout == 0:  # end of event
+            b = parse_float(reader, lineno, tokens[3], "impact parameter") if len(tokens) > 3 else event_b
+            builder.end_event(b=b)
+            event, event_b, declared = None, math.nan, 0
+            if len(builder) >= chunk_events:
+                reader.report()
+                yield builder.build()
+            continue
+        if event is None:
+            event = tokens[2] if len(tokens) > 2 else "?"
+            if nin == 0 and len(tokens) > 3:
+                event_b = parse_float(reader, lineno, tokens[3], "impact parameter")
+        keep = nin == 0 or nout == 0
+        if keep:
+            builder.discard_event_rows()
+        remaining = declared = nin + nout
+        block_line = lineno
+    if remaining:
+        raise truncated()
+    if event is not None:
+        raise reader.error(reader.lineno, f"the file ends inside event {event}: no '0 0 {event}' end-of-event line")
+    if len(builder):
+        reader.report()
+        yield builder.build()
+
+
+def read_osc1997a(path, chunk_events: int = 1000,
+                  on_bytes: Callable[[int], None] | None = None) -> Iterator[ak.Array]:
+    """Stream the events of an OSC1997A (UrQMD f19) file."""
+    reader = LineReader(path, on_bytes)
+    builder = ChunkBuilder(reader, _COLUMNS_1997)
+    width = builder.width
+    seen_magic, started, just_ended = False, False, False
+    event, b, remaining, declared, event_line = None, math.nan, 0, 0, 0
+
+    def truncated() -> Exception:
+        return reader.error(event_line, f"event {event} declares {declared} particles but "
+                                        f"{declared - remaining} were found")
+
+    for lineno, line in reader:
+        tokens = line.split()
+        if not tokens:
+            continue
+        if not seen_magic:
+            if "OSC1997A" not in line:
+                raise reader.error(lineno, f"expected the 'OSC1997A' header line, got {line.strip()[:60]!r}")
+            seen_magic = True
+            continue
+        if tokens[0].startswith("#"):
+            if remaining:
+                raise truncated()
+            continue
+        if not started and not looks_like_count_line(tokens):
+            continue  # 'final_id_p_x' and the code/system line
+        started = True
+        if remaining:
+            if len(tokens) < width:
+                if looks_like_count_line(tokens):
+                    raise truncated()
+                raise reader.error(lineno, f"expected {width} columns, got {len(tokens)}")
+            builder.add(line, lineno)
+            remaining -= 1
+            if remaining == 0:
+                builder.end_event(b=b)
+                just_ended = True
+                if len(builder) >= chunk_events:
+                    reader.report()
+                    yield builder.build()
+            continue
+        if not looks_like_count_line(tokens):
+            if len(tokens) >= width and event is not None:
+                raise reader.error(lineno, f"more particle lines than the {declared} declared for event {event} "
+                                           f"at line {event_line}")
+            raise reader.error(lineno, f"expected an event line 'event n_particles b phi', got {line.strip()[:60]!r}")
+        if just_ended and tokens == ["0", "0"]:
+            just_ended = False  # optional end-of-event marker
+            continue
+        event, event_line = tokens[0], lineno
+        remaining = declared = parse_int(reader, lineno, tokens[1], "number of particles")
+        if remaining < 0:
+            raise reader.error(lineno, f"negative number of particles {remaining}")
+        b = parse_float(reader, lineno, tokens[2], "impact parameter") if len(tokens) > 2 else math.nan
+        just_ended = remaining == 0
+        if remaining == 0:
+            builder.end_event(b=b)
+            if len(builder) >= chunk_events:
+                reader.report()
+                yield builder.build()
+    if remaining:
+        raise truncated()
+    if len(builder):
+        reader.report()
+        yield builder.build()
+
+
+def _particle_lines(counts, p, first_index: int, zero_column: bool):
+    """Per event, the particle lines ``index pdg [0] px py pz E mass x y z t``."""
+    zeros = [0.0] * len(p["E"])
+    cols = [p[k].tolist() for k in ("px", "py", "pz", "E", "mass")]
+    cols += [p[k].tolist() if k in p else zeros for k in ("x", "y", "z", "t")]
+    pdg = p["pdg"].tolist()
+    mid = " 0 " if zero_column else " "
+    start = 0
+    for n in counts.tolist():
+        yield [f"{i - start + first_index} {pdg[i]}{mid}" + " ".join(fmt_float(c[i]) for c in cols)
+               for i in range(start, start + n)]
+        start += n
+
+
+def write_osc1999a(fh, events) -> int:
+    """OSC1999A ``final_id_p_x``: per event ``N 0 ev``, N particle lines, ``0 0 ev b``.
+
+    An event without particles is its end line alone. Missing positions are written as 0.
+    """
+    from qcdgen import __version__
+
+    fh.write("# OSC1999A\n# final_id_p_x\n"
+             f"# qcdgen {__version__}\n# Block format:\n# nin nout event_number\n"
+             "# id pdg 0 px py pz p0 mass x y z t\n# End of event: 0 0 event_number impact_parameter\n#\n")
+    n_events = 0
+    for chunk in iter_chunks(events):
+        counts, p, ev = flat_columns(chunk)
+        for lines, b in zip(_particle_lines(counts, p, 0, True), ev["b"].tolist()):
+            if lines:
+                fh.write(f"{len(lines)} 0 {n_events}\n" + "\n".join(lines) + "\n")
+            fh.write(f"0 0 {n_events} {fmt_float(b)}\n")
+            n_events += 1
+    return n_events
+
+
+def write_osc1997a(fh, events) -> int:
+    """OSC1997A (UrQMD f19 layout): ``event npart b phi`` then ``i pdg px py pz E m x y z t``.
+
+    Events and particles are numbered from 1 as UrQMD does; ``phi`` is 0; the system on the
+    third header line is unknown and written as ``(0,0)+(0,0)``.
+    """
+    from qcdgen import __version__
+
+    fh.write("OSC1997A\nfinal_id_p_x\n"
+             f"  qcdgen  {__version__:>8}  (  0,     0)+(  0,     0)  eqsp  0.0000E+00         1\n")
+    n_events = 0
+    for chunk in iter_chunks(events):
+        counts, p, ev = flat_columns(chunk)
+        for lines, b in zip(_particle_lines(counts, p, 1, False), ev["b"].tolist()):
+            n_events += 1
+            fh.write(f"{n_events} {len(lines)} {fmt_float(b)} 0.0\n")
+            if lines:
+                fh.write("\n".join(lines) + "\n")
+    return n_events
