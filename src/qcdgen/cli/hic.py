@@ -50,6 +50,10 @@ def register(commands) -> None:
     convert.set_defaults(run=run_convert)
 
 
+#: ALICE's centrality classes of the Pb–Pb multiplicity and flow papers
+ALICE_CLASSES = [(0, 5), (5, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80)]
+
+
 def _centrality(text):
     if text is None:
         return None
@@ -86,9 +90,9 @@ def _classes(text):
 
 def run_observe(args) -> int:
     from qcdgen.cli.formatting import print_json
-    from qcdgen.hic.observables import DEFAULT_CENTRALITY_CLASSES, observe_file
+    from qcdgen.hic.observables import observe_file
 
-    classes = _classes(args.centrality_classes) or DEFAULT_CENTRALITY_CLASSES
+    classes = _classes(args.centrality_classes) or ALICE_CLASSES
     summary = observe_file(args.file, centrality_classes=classes, errors=args.errors)
     if args.plots:
         from pathlib import Path
@@ -104,7 +108,7 @@ def run_observe(args) -> int:
     else:
         from qcdgen.cli.formatting import print_estimates
 
-        print_estimates(f"{args.file}: all events", summary.overall)
+        print_estimates(f"{args.file}: all {summary.n_events} events", summary.observables)
     return 0
 
 

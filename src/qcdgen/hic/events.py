@@ -72,7 +72,7 @@ def make_events(counts, particles: Mapping[str, np.ndarray], b=None, npart=None,
         raise InputError(f"unknown particle columns {unknown}; allowed: {list(fields)}")
     flat = {}
     for name, dtype in fields.items():
-        col = np.asarray(particles[name], dtype=dtype).reshape(-1)
+        col = np.ascontiguousarray(np.asarray(particles[name], dtype=dtype).reshape(-1))
         if len(col) != n_particles:
             raise InputError(f"particle column {name!r} has {len(col)} entries, counts sum to {n_particles}")
         flat[name] = col
