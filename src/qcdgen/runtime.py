@@ -37,7 +37,7 @@ def progress_bar(enabled: bool = True) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, disable=not enabled, transient=False,
+        console=console, disable=not enabled or not console.is_terminal, transient=False,
     )
 
 

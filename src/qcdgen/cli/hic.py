@@ -59,7 +59,10 @@ def _centrality(text):
         return None
     from qcdgen.hic.initial import parse_centrality
 
-    return parse_centrality(text)
+    try:
+        return parse_centrality(text)
+    except InputError as exc:
+        raise InputError(f"--centrality: {exc}") from None
 
 
 def run_generate(args) -> int:
@@ -85,7 +88,10 @@ def _classes(text):
         return None
     from qcdgen.hic.initial import parse_centrality
 
-    return [parse_centrality(part) for part in text.split(",") if part.strip()]
+    try:
+        return [parse_centrality(part) for part in text.split(",") if part.strip()]
+    except InputError as exc:
+        raise InputError(f"--centrality-classes: {exc}") from None
 
 
 def run_observe(args) -> int:

@@ -48,24 +48,30 @@ class HydroInspiredSettings:
     # chemistry and kinetic freeze-out
     T_ch: float = 0.156            # GeV
     mu_b: float = 0.0              # GeV
-    T_kin: float = 0.100           # GeV
+    T_kin: float = 0.080           # GeV
     y_max: float = 2.0             # half-width of the boost-invariant η_s range
     # multiplicity: primary hadrons per unit rapidity per unit TRENTo entropy at 2.76 TeV
-    dndy_per_entropy: float = 10.0
+    dndy_per_entropy: float = 13.0
     sqrts_exponent: float = 0.30
     # radial flow
-    rho_ref: float = 1.00
+    rho_ref: float = 1.35
     R_ref: float = 6.5             # fm
     size_exponent: float = 0.5
     tau_per_R: float = 1.5         # freeze-out proper time τ_f = tau_per_R · R (positions only)
     # anisotropic flow response
     harmonics: tuple[int, ...] = (2, 3, 4, 5)
-    flow_kappa: float = 0.30
-    viscous_beta: float = 1.0
+    flow_kappa: float = 0.28
+    viscous_beta: float = 2.0
     positions: bool = False
     trento: dict = field(default_factory=dict)   # p, k, w overrides for the initial state
 
     def check(self) -> "HydroInspiredSettings":
+        from qcdgen.hic.initial import parse_system
+
+        try:
+            parse_system(self.system)
+        except InputError as exc:
+            raise InputError(f"--system: {exc}") from None
         if not (self.sqrts > 2.0):
             raise InputError(f"--sqrts must be above 2 GeV, got {self.sqrts}")
         if not (0.0 <= self.eta_s <= 1.0):
@@ -117,7 +123,15 @@ class HydroInspiredGenerator:
 
         s = self.settings
         return sample_initial_states(system=s.system, sqrts=s.sqrts, n_events=n_events, rng=rng,
-                                     centrality=s.centrality, beta2=s.beta2, **s.trento)
+                                     centrality=s.centrality, beta2=s.beta2, random_reaction_plane=True,
+                                     **s.trento)
+
+    def centrality_of(self, b) -> np.ndarray:
+        """Geometric centrality (percent of σ_inel) of impact parameters b, from a Glauber calibration."""
+        from qcdgen.hic.initial import impact_parameter_calibration, parse_system
+
+        proj, targ = parse_system(self.settings.system)
+        return np.asarray(impact_parameter_calibration(proj, targ, self.settings.sqrts).centrality(b), float)
 
     def dndy_per_entropy(self) -> float:
         s = self.settings
@@ -160,7 +174,7 @@ class HydroInspiredGenerator:
             particles |= {"t": x[:, 0], "x": x[:, 1], "y": x[:, 2], "z": x[:, 3]}
         per_event = np.bincount(owner, minlength=n_events)
         events = make_events(per_event, particles, b=states.b, npart=states.npart, ncoll=states.ncoll,
-                             centrality=states.centrality, **self.settings.conditions())
+                             centrality=self.centrality_of(states.b), **self.settings.conditions())
         return events, states
 
     def _sample_masses(self, spec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
