@@ -152,3 +152,42 @@ def test_blast_wave_v2_matches_exact_anisotropic_integral():
     exact = num / den
     assert abs(cos2.mean() - exact) < 4 * cos2.std() / np.sqrt(len(cos2)), (cos2.mean(), exact)
     assert exact > 0.01
+
+
+# -- the whole generator -----------------------------------------------------------------------------
+def test_generator_is_deterministic_and_multiplicity_follows_entropy():
+    import awkward as ak
+
+    from qcdgen.hic.generators.hydro_inspired import HydroInspiredGenerator
+
+    gen = HydroInspiredGenerator(centrality=(30.0, 60.0))
+    ev1, st1 = gen.generate(30, np.random.default_rng(4))
+    ev2, _ = gen.generate(30, np.random.default_rng(4))
+    assert ak.to_list(ev1[:3]) == ak.to_list(ev2[:3])
+    # final-state multiplicity per unit entropy is the same in every event, up to Poisson noise
+    n = ak.num(ev1.particles).to_numpy()
+    ratio = n / st1.entropy
+    assert ratio.std() / ratio.mean() < 3 / np.sqrt(n.min())
+    # each event has b, centrality and the conditions; charge of every particle from the PDG table
+    assert np.all((ev1.centrality >= 29) & (ev1.centrality <= 61))
+    flat = ak.flatten(ev1.particles)
+    np.testing.assert_array_equal(flat.charge.to_numpy(), species.charge(flat.pdg.to_numpy()))
+
+
+def test_viscosity_damps_flow_and_flow_follows_the_participant_plane():
+    from qcdgen.hic.generators.hydro_inspired import HydroInspiredGenerator
+    from qcdgen.hic.observables import flow_cumulants
+
+    v2 = {}
+    for eta_s in (0.0, 0.3):
+        gen = HydroInspiredGenerator(centrality=(30.0, 40.0), eta_s=eta_s)
+        ev, st = gen.generate(60, np.random.default_rng(7))
+        v2[eta_s] = flow_cumulants(ev, n=2, orders=(2,)).v[2]
+        # the event-plane of the particles is aligned with the participant plane Ψ₂
+        from qcdgen.hic.events import kinematics
+        import awkward as ak
+
+        phi = kinematics(ev.particles).phi
+        align = ak.mean(np.cos(2 * (phi - st.psi[:, 0])), axis=1).to_numpy()
+        assert align.mean() > 5 * align.std() / np.sqrt(len(align))
+    assert v2[0.3].value < v2[0.0].value - 3 * np.hypot(v2[0.3].error, v2[0.0].error)
