@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from qcdgen.hic._random import isotropic_unit_vectors
+
 __all__ = ["BlastWaveCells", "sample_momenta", "juttner_inverse_cdf"]
 
 
@@ -95,7 +97,7 @@ def sample_momenta(owner: np.ndarray, masses: np.ndarray, species_index: np.ndar
             sel = sp == s
             cdf, grid = tables[s]
             pstar[sel] = np.interp(u[sel], cdf, grid)
-        dirs = _isotropic(k, rng) * pstar[:, None]
+        dirs = isotropic_unit_vectors(k, rng) * pstar[:, None]
         estar = np.sqrt(pstar ** 2 + m ** 2)
         # 3. boost by u^μ = (cosh ρ cosh η_s, sinh ρ cos φ_s, sinh ρ sin φ_s, cosh ρ sinh η_s)
         ut = np.cosh(rho)
@@ -120,10 +122,3 @@ def sample_momenta(owner: np.ndarray, masses: np.ndarray, species_index: np.ndar
     if len(todo):
         raise RuntimeError(f"Cooper–Frye rejection did not converge for {len(todo)} particles")
     return p_out, e_out, x_out
-
-
-def _isotropic(n: int, rng: np.random.Generator) -> np.ndarray:
-    cos_t = rng.uniform(-1.0, 1.0, n)
-    phi = rng.uniform(0.0, 2 * np.pi, n)
-    sin_t = np.sqrt(1.0 - cos_t ** 2)
-    return np.stack([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t], axis=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qcdgen.hic._random import isotropic_unit_vectors, random_rotations
 from qcdgen.hic.generators.hadron_gas import SELF_CONJUGATE, _pdg, antiparticle
 
 __all__ = ["DECAYS", "decay_all", "is_unstable", "two_body_momentum", "boost"]
@@ -131,28 +132,9 @@ def boost(p_rest: np.ndarray, e_rest: np.ndarray, parent_p: np.ndarray, parent_e
     return p_rest + coef[:, None] * beta, gamma * (e_rest + bp)
 
 
-def _random_directions(n: int, rng: np.random.Generator) -> np.ndarray:
-    cos_t = rng.uniform(-1.0, 1.0, n)
-    phi = rng.uniform(0.0, 2 * np.pi, n)
-    sin_t = np.sqrt(1.0 - cos_t ** 2)
-    return np.stack([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t], axis=1)
-
-
-def _random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Uniform random rotation matrices (n, 3, 3) from unit quaternions (Shoemake 1992)."""
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], axis=1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], axis=1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], axis=1),
-    ], axis=1)
-
-
 def _two_body(M, m1, m2, rng):
     p = two_body_momentum(M, m1, m2)
-    d = _random_directions(len(M), rng) * p[:, None]
+    d = isotropic_unit_vectors(len(M), rng) * p[:, None]
     return [d, -d]
 
 
@@ -191,7 +173,7 @@ def _three_body(M, m1, m2, m3, rng):
     v1 = np.stack([np.zeros(n), np.zeros(n), P1], axis=1)
     v3 = np.stack([P3 * sin13, np.zeros(n), P3 * cos13], axis=1)
     v2 = -(v1 + v3)
-    R = _random_rotations(n, rng)
+    R = random_rotations(n, rng)
     return [np.einsum("nij,nj->ni", R, v) for v in (v1, v2, v3)]
 
 

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
+
+from qcdgen.hic._random import random_rotations  # noqa: F401  (re-exported)
 from scipy.spatial import cKDTree
 
 from qcdgen.errors import InputError
@@ -85,24 +87,6 @@ def _shape_factor(cos_theta, beta2: float, beta3: float, beta4: float):
     if beta4:
         out = out + beta4 * _Y40 * (35.0 * c2 * c2 - 30.0 * c2 + 3.0)
     return out
-
-
-def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` rotation matrices drawn uniformly from SO(3) (Haar measure), shape (n, 3, 3)."""
-    q = rng.standard_normal((n, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    w, x, y, z = q.T
-    rot = np.empty((n, 3, 3))
-    rot[:, 0, 0] = 1 - 2 * (y * y + z * z)
-    rot[:, 0, 1] = 2 * (x * y - z * w)
-    rot[:, 0, 2] = 2 * (x * z + y * w)
-    rot[:, 1, 0] = 2 * (x * y + z * w)
-    rot[:, 1, 1] = 1 - 2 * (x * x + z * z)
-    rot[:, 1, 2] = 2 * (y * z - x * w)
-    rot[:, 2, 0] = 2 * (x * z - y * w)
-    rot[:, 2, 1] = 2 * (y * z + x * w)
-    rot[:, 2, 2] = 1 - 2 * (x * x + y * y)
-    return rot
 
 
 def _isotropic(n: int, rng: np.random.Generator):
