@@ -191,3 +191,34 @@ def test_viscosity_damps_flow_and_flow_follows_the_participant_plane():
         align = ak.mean(np.cos(2 * (phi - st.psi[:, 0])), axis=1).to_numpy()
         assert align.mean() > 5 * align.std() / np.sqrt(len(align))
     assert v2[0.3].value < v2[0.0].value - 3 * np.hypot(v2[0.3].error, v2[0.0].error)
+
+
+def test_default_tuning_matches_alice_pbpb_2760():
+    """Regression test of the tune (benchmarks/hic_alice_comparison.py has the full table):
+    0–5 %: dNch/dη = 1601 ± 60, ⟨pT⟩ π⁺ 0.517, K⁺ 0.876, p 1.333 GeV (±2–3 %); 30–40 %: v₂{2} ≈ 0.096."""
+    from qcdgen.hic.generators.hydro_inspired import HydroInspiredGenerator
+    from qcdgen.hic.observables import observe
+
+    central, _ = HydroInspiredGenerator(centrality=(0.0, 5.0)).generate(30, np.random.default_rng(1))
+    obs = observe(central, warn=False).observables
+    assert obs["dNch/deta"].value == pytest.approx(1601, rel=0.06)
+    for sp, ref in (("pi+", 0.517), ("K+", 0.876), ("p", 1.333)):
+        assert obs[f"mean_pt({sp})"].value == pytest.approx(ref, rel=0.08), sp
+    mid, _ = HydroInspiredGenerator(centrality=(30.0, 40.0)).generate(250, np.random.default_rng(2))
+    v22 = observe(mid, warn=False).observables["v2{2}"]
+    assert abs(v22.value - 0.096) < 3 * np.hypot(v22.error, 0.002) + 0.005
+
+
+@pytest.mark.parametrize("system", ["pPb", "pp", "OO", "UU"])
+def test_generator_runs_for_small_and_deformed_systems(system):
+    from qcdgen.hic.generators.hydro_inspired import HydroInspiredGenerator
+
+    ev, st = HydroInspiredGenerator(system=system, sqrts=5020.0, positions=True).generate(4, np.random.default_rng(0))
+    assert len(ev) == 4 and set(("t", "x", "y", "z")) <= set(ev.particles.fields)
+    assert np.all(np.isfinite(ak_flat(ev.particles.px)))
+
+
+def ak_flat(x):
+    import awkward as ak
+
+    return ak.to_numpy(ak.flatten(x))
