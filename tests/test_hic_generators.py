@@ -222,3 +222,19 @@ def ak_flat(x):
     import awkward as ak
 
     return ak.to_numpy(ak.flatten(x))
+
+
+@pytest.mark.skipif(not __import__("qcdgen.hic.generators.angantyr", fromlist=["x"]).pythia_available(),
+                    reason="needs the optional pythia8mc wheel: pip install -e '.[pythia]'")
+def test_angantyr_pp_events_conserve_charge_and_four_momentum():
+    """Pythia's final state of p+p at √s in the CM frame: Σq = +2, Σp⃗ = 0, ΣE = √s (exact)."""
+    import awkward as ak
+
+    from qcdgen.hic.generators.angantyr import AngantyrGenerator
+
+    ev, _ = AngantyrGenerator(system="pp", sqrts=5020.0).generate(5, np.random.default_rng(0))
+    p = ev.particles
+    np.testing.assert_array_equal(ak.sum(p.charge, axis=1).to_numpy(), 2)
+    for comp in ("px", "py", "pz"):
+        np.testing.assert_allclose(ak.sum(p[comp], axis=1).to_numpy(), 0.0, atol=1e-6)
+    np.testing.assert_allclose(ak.sum(p.E, axis=1).to_numpy(), 5020.0, rtol=1e-9)

@@ -24,9 +24,8 @@ __all__ = ["AngantyrSettings", "AngantyrGenerator", "pythia_available", "BEAM_CO
 BEAM_CODES = {"p": 2212, "d": 1000010020, "O": 1000080160, "Cu": 1000290630, "Ru": 1000440960,
               "Zr": 1000400960, "Xe": 1001541290, "Au": 1000791970, "Pb": 1000822080, "U": 1000922380}
 
-#: Angantyr's default sub-collision model parameters (skip the slow cross-section fit at start-up),
-#: as in Pythia's example main424.cc for Pb–Pb.
-_SIGFIT_DEFAULT = "17.24,2.15,0.33,0.0,0.0,0.0,0.0,0.0"
+#: Angantyr normally fits its sub-collision model to the NN cross sections at start-up (minutes);
+#: qcdgen skips the fit (HeavyIon:SigFitNGen = 0) and uses the model's default parameters.
 
 
 def pythia_available() -> bool:
@@ -72,6 +71,7 @@ class AngantyrGenerator:
         if missing:
             raise InputError(f"Angantyr beams {missing} unknown; known: {sorted(BEAM_CODES)}")
         self._beams = (BEAM_CODES[proj], BEAM_CODES[targ])
+        self._names = (proj, targ)
         self._pythia = None
         self._b_range = self._impact_range(proj, targ)
 
@@ -93,21 +93,37 @@ class AngantyrGenerator:
         lines = [
             f"Beams:idA = {idA}", f"Beams:idB = {idB}", f"Beams:eCM = {self.settings.sqrts}",
             "Beams:frameType = 1", "SoftQCD:inelastic = on",
-            "HeavyIon:SigFitNGen = 0", f"HeavyIon:SigFitDefPar = {_SIGFIT_DEFAULT}",
+            "HeavyIon:SigFitNGen = 0",
             "ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10",
             "Random:setSeed = on", f"Random:seed = {seed % 900_000_000 + 1}",
-            "Next:numberCount = 0", "Init:showChangedSettings = off", "Init:showProcesses = off",
+            "Print:quiet = on", "Next:numberCount = 0", "Init:showChangedSettings = off", "Init:showProcesses = off",
             "Init:showChangedParticleData = off",
         ]
+        # unit-weight events: b flat over the disc b < bWidth·bWidthCut (Pythia's default is a weighted
+        # Gaussian); a centrality class sets the disc to its upper b and rejects b below its lower b
+        lines += ["HeavyIon:forceUnitWeight = on", "HeavyIon:SigFitPrint = off", "HeavyIon:showInit = off"]
         if self._b_range is not None:
-            lo, hi = self._b_range
-            lines += ["HeavyIon:bWidth = 14.0", f"HeavyIon:bSelMin = {lo}", f"HeavyIon:bSelMax = {hi}"]
+            lines += [f"HeavyIon:bWidth = {max(self._b_range[1], 0.1)}", "HeavyIon:bWidthCut = 1.0"]
         for line in lines:
             if not p.readString(line):
                 raise InputError(f"Pythia refused the setting {line!r}")
         if not p.init():
             raise InputError("Pythia Angantyr failed to initialise (see Pythia's log above)")
         self._pythia = p
+
+    def _centrality_of(self, b: np.ndarray) -> np.ndarray:
+        """Geometric centrality (percent) of b from qcdgen's Glauber calibration; NaN for pp."""
+        if not np.isfinite(b).any():
+            return np.full(len(b), np.nan)
+        from qcdgen.hic.initial import impact_parameter_calibration
+
+        cal = impact_parameter_calibration(*self._names, self.settings.sqrts)
+        return np.where(np.isfinite(b), cal.centrality(np.nan_to_num(b)), np.nan)
+
+    def _hi_info(self):
+        """Pythia's HIInfo of the current event (None for pp, where Angantyr is not used)."""
+        heavy = self._pythia.getHeavyIonsPtr()
+        return None if heavy is None else heavy.hiInfo
 
     def generate(self, n_events: int, rng: np.random.Generator):
         if self._pythia is None:
@@ -117,6 +133,10 @@ class AngantyrGenerator:
         counts, b, npart, ncoll = [], [], [], []
         while len(counts) < n_events:
             if not p.next():
+                continue
+            hi = self._hi_info()
+            b_event = hi.b() if hi is not None else np.nan
+            if self._b_range is not None and not (self._b_range[0] <= b_event <= self._b_range[1]):
                 continue
             n = 0
             for i in range(p.event.size()):
@@ -128,13 +148,13 @@ class AngantyrGenerator:
                 cols["charge"].append(int(round(prt.charge())))
                 n += 1
             counts.append(n)
-            hi = p.infoPython().hiInfo
             if hi is not None:
-                b.append(hi.b())
+                b.append(b_event)
                 npart.append(hi.nPartProj() + hi.nPartTarg())
                 ncoll.append(hi.nCollTot())
             else:
                 b.append(np.nan); npart.append(-1); ncoll.append(-1)
+        b = np.asarray(b, float)
         events = make_events(counts, {k: np.asarray(v) for k, v in cols.items()}, b=b, npart=npart,
-                             ncoll=ncoll, **self.settings.conditions())
+                             ncoll=ncoll, centrality=self._centrality_of(b), **self.settings.conditions())
         return events, None
