@@ -42,7 +42,6 @@ class AngantyrSettings:
     sqrts: float = 2760.0
     centrality: tuple[float, float] | None = None   # applied through an impact-parameter range
     b_range: tuple[float, float] | None = None      # fm; overrides centrality when given
-    seed_offset: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,6 +20,8 @@ A hadron of mass m is drawn with the Cooper–Frye weight E dN/d³p ∝ p^μ dσ
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from qcdgen.hic._random import isotropic_unit_vectors
@@ -27,8 +29,10 @@ from qcdgen.hic._random import isotropic_unit_vectors
 __all__ = ["BlastWaveCells", "sample_momenta", "juttner_inverse_cdf"]
 
 
+@lru_cache(maxsize=1024)
 def juttner_inverse_cdf(mass: float, T: float, n_grid: int = 2048):
-    """(quantiles, momenta) tabulating the inverse CDF of p² exp(−√(p²+m²)/T) dp."""
+    """(quantiles, momenta) tabulating the inverse CDF of p² exp(−√(p²+m²)/T) dp (cached per species and T;
+    the arrays are shared, do not modify them)."""
     p_max = 30.0 * T + 5.0 * np.sqrt(mass * T) + 1e-9
     p = np.linspace(0.0, p_max, n_grid)
     pdf = p ** 2 * np.exp(-(np.sqrt(p ** 2 + mass ** 2) - mass) / T)
@@ -76,7 +80,7 @@ def sample_momenta(owner: np.ndarray, masses: np.ndarray, species_index: np.ndar
     p_out = np.empty((n, 3))
     e_out = np.empty(n)
     x_out = np.empty((n, 4)) if positions else None
-    tables = [juttner_inverse_cdf(m, T) for m in species_masses]
+    tables = [juttner_inverse_cdf(float(m), float(T)) for m in species_masses]
     bound = np.exp(cells.rho_bound)
     todo = np.arange(n)
     for _ in range(200):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcdgen.hic._random import isotropic_unit_vectors, random_rotations
-from qcdgen.hic.generators.hadron_gas import SELF_CONJUGATE, _pdg, antiparticle
+from qcdgen.hic.generators.hadron_gas import HBARC, SELF_CONJUGATE, _pdg, antiparticle
 
 __all__ = ["DECAYS", "decay_all", "is_unstable", "two_body_momentum", "boost"]
 
@@ -186,8 +186,6 @@ def decay_all(codes: np.ndarray, p: np.ndarray, e: np.ndarray, m: np.ndarray, ow
     given, move each parent along its momentum for an exponential proper time of mean ħ/Γ.
     Returns (codes, p, e, m, owner, positions) of the final particles.
     """
-    from qcdgen.hic.generators.hadron_gas import HBARC
-
     while True:
         unstable = is_unstable(codes)
         if not unstable.any():

@@ -115,7 +115,6 @@ class HydroInspiredGenerator:
         from qcdgen.hic.generators.decays import threshold
 
         self._thresholds = np.array([threshold(int(c)) for c in self.codes])
-        self._initial = None
 
     # -- the geometry -------------------------------------------------------------------
     def initial_states(self, n_events: int, rng: np.random.Generator):
