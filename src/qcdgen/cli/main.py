@@ -23,7 +23,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qcdgen.cli import demo, hic, lattice
+    from qcdgen.cli import demo, hic, inverse, lattice
 
     parser = OneLineParser(
         prog="qcdgen",
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     lattice.register(commands)
     hic.register(commands)
+    inverse.register(commands)
     return parser
 
 

@@ -12,23 +12,16 @@ import os
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from qcdgen.errors import InputError
-from qcdgen.io.atomic import atomic_path
+from qcdgen.report.plots import new_figure, save_figure
 
 __all__ = ["flow_vs_centrality_figure", "observable_vs_centrality_figure", "pt_spectra_figure",
            "mean_pt_vs_centrality_figure", "write_observable_plots"]
 
 #: species drawn in the per-species figures (when present in the summary)
 PLOT_SPECIES = ("pi+", "pi-", "K+", "K-", "p", "pbar", "Lambda")
-
-
-def _new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _table(summary, name: str) -> dict[str, np.ndarray]:
@@ -69,7 +62,7 @@ def _finish(ax, drawn: list[str], missing: list[str], ylabel: str, title: str) -
 def flow_vs_centrality_figure(summary) -> Figure:
     """v_n{k} against centrality: v2{2,4,6,8}, v3{2,4} and the η-gap v_n{2}."""
     names = [n for n in summary.observables if n.startswith("v") and "{" in n]
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     drawn, missing = [], []
     for i, name in enumerate(names):
@@ -81,7 +74,7 @@ def flow_vs_centrality_figure(summary) -> Figure:
 
 def observable_vs_centrality_figure(summary, name: str, ylabel: str | None = None) -> Figure:
     """One observable (e.g. ``dNch/deta``) against centrality."""
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ok = _draw(ax, summary, name, name)
     _finish(ax, [name] if ok else [], [] if ok else [name], ylabel or name, name)
@@ -91,7 +84,7 @@ def observable_vs_centrality_figure(summary, name: str, ylabel: str | None = Non
 def mean_pt_vs_centrality_figure(summary) -> Figure:
     """⟨pT⟩ per species (|y| < 0.5) and of charged particles in the flow acceptance."""
     names = ["mean_pt"] + [f"mean_pt({s})" for s in PLOT_SPECIES if f"mean_pt({s})" in summary.observables]
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     drawn, missing = [], []
     for i, name in enumerate(names):
@@ -107,7 +100,7 @@ def pt_spectra_figure(summary, which: str = "all") -> Figure:
     if which not in summary.spectra:
         raise InputError(f"no spectra for {which!r}; available: {list(summary.spectra)}")
     spectra = summary.spectra[which]
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     drawn = False
     for label in ("charged",) + PLOT_SPECIES:
@@ -133,15 +126,6 @@ def pt_spectra_figure(summary, which: str = "all") -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: Path, dpi: int) -> Path:
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi)
-    finally:
-        fig.clear()
-    return path
-
-
 def write_observable_plots(summary, out_dir: str | os.PathLike, dpi: int = 100) -> list[Path]:
     """Write the standard figures as PNGs into ``out_dir`` (created if missing); returns their paths:
     ``flow_vs_centrality.png``, ``dnch_deta_vs_centrality.png``, ``mean_pt_vs_centrality.png``,
@@ -151,13 +135,13 @@ def write_observable_plots(summary, out_dir: str | os.PathLike, dpi: int = 100) 
         raise InputError(f"plot directory {str(out)!r} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     paths = [
-        _save(flow_vs_centrality_figure(summary), out / "flow_vs_centrality.png", dpi),
-        _save(observable_vs_centrality_figure(summary, "dNch/deta", r"$dN_{ch}/d\eta$ (|η|<0.5)"),
+        save_figure(flow_vs_centrality_figure(summary), out / "flow_vs_centrality.png", dpi),
+        save_figure(observable_vs_centrality_figure(summary, "dNch/deta", r"$dN_{ch}/d\eta$ (|η|<0.5)"),
               out / "dnch_deta_vs_centrality.png", dpi),
-        _save(mean_pt_vs_centrality_figure(summary), out / "mean_pt_vs_centrality.png", dpi),
+        save_figure(mean_pt_vs_centrality_figure(summary), out / "mean_pt_vs_centrality.png", dpi),
     ]
     for which in summary.spectra:
         if summary.spectra[which]:
             safe = which.replace("%", "pct").replace("/", "_")
-            paths.append(_save(pt_spectra_figure(summary, which), out / f"pt_spectra_{safe}.png", dpi))
+            paths.append(save_figure(pt_spectra_figure(summary, which), out / f"pt_spectra_{safe}.png", dpi))
     return paths

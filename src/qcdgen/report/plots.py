@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,17 +19,33 @@ from matplotlib.figure import Figure
 
 from qcdgen.stats.validation_result import Histogram, Series
 
-__all__ = ["figure_to_base64_png", "histogram_figure", "images_figure", "loss_curve_figure",
+__all__ = ["figure_to_base64_png", "new_figure", "save_figure", "histogram_figure", "images_figure", "loss_curve_figure",
            "series_figure"]
 
 REF_STYLE = {"color": "tab:blue", "label": "reference"}
 GEN_STYLE = {"color": "tab:orange", "label": "generated"}
 
 
-def _new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
+def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
+    """A pyplot-free figure with an Agg canvas and constrained layout."""
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+_new_figure = new_figure
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write ``fig`` as a PNG atomically (a crash never leaves half an image); the figure is cleared."""
+    from qcdgen.io.atomic import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    finally:
+        fig.clear()
+    return Path(path)
 
 
 def _arr(values, what: str, n: int | None = None) -> np.ndarray:
