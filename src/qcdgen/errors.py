@@ -15,3 +15,7 @@ class InputError(ValueError):
 
 class NaNError(FloatingPointError):
     """A NaN or inf appeared where a finite number is required (never averaged away)."""
+
+
+class ConvergenceError(ArithmeticError):
+    """An iterative numerical method did not converge where its answer is needed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import torch
@@ -27,6 +28,21 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
     if not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
     return torch.Generator(device=device).manual_seed(seed)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run a block with ``n`` intra-op CPU threads, then restore the previous setting.
+
+    Small dense problems (a 50 × 500 kernel) are dominated by thread start-up and lose badly
+    when the machine is shared; one thread is the right choice for them.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def progress_bar(enabled: bool = True) -> Progress:

@@ -11,7 +11,7 @@ import sys
 import warnings
 
 from qcdgen import __version__
-from qcdgen.errors import InputError, NaNError
+from qcdgen.errors import ConvergenceError, InputError, NaNError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         sys.stderr.write(f"qcdgen: error: {exc}\n")
         return 2
-    except NaNError as exc:
+    except (NaNError, ConvergenceError) as exc:
         sys.stderr.write(f"qcdgen: numerical failure: {exc}\n")
         return 3
     except KeyboardInterrupt:

@@ -18,11 +18,13 @@ from qcdgen.io.atomic import atomic_path
 
 
 def read_columns(path: str | os.PathLike, required: list[str], optional: tuple[str, ...] = (),
-                 min_rows: int = 1, positive: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+                 min_rows: int = 1, positive: tuple[str, ...] = (),
+                 allow_nan: bool = False) -> dict[str, np.ndarray]:
     """Read a CSV with a header; return {column: float array} for the required and present optional columns.
 
     ``positive`` names columns whose every value must be > 0 (errors, masses, ...).
-    Blank lines and lines starting with ``#`` are skipped.
+    Blank lines and lines starting with ``#`` are skipped.  ``allow_nan`` admits ``nan`` cells
+    (qcdgen's own outputs mark "no estimate here" that way); inputs from users must be finite.
     """
     path = Path(path)
     if not path.is_file():
@@ -53,7 +55,7 @@ def read_columns(path: str | os.PathLike, required: list[str], optional: tuple[s
                 value = float(text)
             except ValueError:
                 raise InputError(f"{path}:{lineno}: column {c!r} is not a number: {text!r}") from None
-            if not math.isfinite(value):
+            if not math.isfinite(value) and not (allow_nan and math.isnan(value)):
                 raise InputError(f"{path}:{lineno}: column {c!r} must be finite, got {text!r}")
             if c in positive and value <= 0:
                 raise InputError(f"{path}:{lineno}: column {c!r} must be > 0, got {text!r}")

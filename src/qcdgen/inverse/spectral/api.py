@@ -3,7 +3,10 @@
 Each method (``fit_nn``, ``fit_p2p``, ``fit_mem``, ``fit_tikhonov``) turns one correlator into one
 ρ on the ω grid.  :func:`reconstruct` wraps it in an ensemble: member k fits the pseudo-data
 D + σ ξ_k (ξ_k standard normal, a parametric bootstrap of the noise) with its own random
-initialisation, so the band carries both the data errors and the optimiser's spread.
+initialisation, so the band carries both the data errors and the optimiser's spread.  A
+pseudo-datum deviates from the truth by σ√2 (the measurement's noise plus the redraw), so members
+are fitted with errors σ√2: a method that tunes its regularisation to χ² (Tikhonov's discrepancy
+principle, MEM's evidence) then regularises each member consistently.
 
     ρ̄ = mean_k ρ_k,   band = ρ̄ ± std_k ρ_k (lower edge clipped at 0).
 
@@ -13,6 +16,7 @@ With ``ensemble=1`` the data are fitted as given and no band is reported (lo = h
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -21,7 +25,7 @@ import torch
 
 from qcdgen.errors import InputError, NaNError
 from qcdgen.inverse.kernels import apply_kernel, check_kernel, kernel_matrix
-from qcdgen.runtime import make_generator, progress_bar, resolve_device
+from qcdgen.runtime import make_generator, progress_bar, resolve_device, torch_threads
 from qcdgen.stats._validate import check_positive_int
 
 # method name -> (module, function); imported lazily so one method's dependencies never block another
@@ -112,13 +116,16 @@ def reconstruct(correlator: Correlator, omega, method: str, *, ensemble: int = 8
     sigma = torch.as_tensor(correlator.error, dtype=torch.float64)
 
     members, start = [], time.perf_counter()
-    with progress_bar(progress) as bar:
+    with progress_bar(progress) as bar, torch_threads(1):
         task = bar.add_task(f"{METHOD_LABELS[method]} ensemble", total=ensemble, status="")
         for k, member_seed in enumerate(_member_seeds(seed, ensemble)):
             gen = torch.Generator().manual_seed(member_seed)
-            pseudo = data if ensemble == 1 else data + sigma * torch.randn(data.shape, generator=gen,
-                                                                           dtype=torch.float64)
-            rho = fit(K, pseudo, sigma, omega_t, generator=gen, device=dev, **options)
+            if ensemble == 1:
+                pseudo, member_sigma = data, sigma
+            else:
+                pseudo = data + sigma * torch.randn(data.shape, generator=gen, dtype=torch.float64)
+                member_sigma = math.sqrt(2.0) * sigma
+            rho = fit(K, pseudo, member_sigma, omega_t, generator=gen, device=dev, **options)
             rho = torch.as_tensor(rho, dtype=torch.float64).detach().cpu().reshape(-1)
             if not torch.isfinite(rho).all():
                 raise NaNError(f"{METHOD_LABELS[method]} ensemble member {k} (seed {member_seed}) returned "

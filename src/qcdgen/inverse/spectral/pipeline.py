@@ -166,7 +166,9 @@ def format_bench_table(rows: list[BenchRow]) -> str:
     by = {(r.shape, r.noise, r.method): r for r in rows}
     for shape, noise in keys:
         cells = [by[(shape, noise, m)] for m in methods]
-        line = f"{shape:<7}{noise:>8.0e} | " + " | ".join(f"{c.mse:>10.3e} ± {c.mse_err:<8.1e}" for c in cells)
+        line = f"{shape:<7}{noise:>8.0e} | " + " | ".join(
+            f"{c.mse:>10.3e} ± {c.mse_err:<8.1e}" if np.isfinite(c.mse_err) else f"{c.mse:>10.3e}{'':11}"
+            for c in cells)
         line += " | " + " ".join(f"{c.kl:>12.3e}" for c in cells)
         line += " | " + " ".join(f"{c.seconds:>10.2f}" for c in cells)
         lines.append(line)

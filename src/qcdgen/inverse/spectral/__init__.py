@@ -1,0 +1,1 @@
+"""Spectral functions rho(omega) from Euclidean correlators: NN, NN-P2P, MEM, Tikhonov."""
