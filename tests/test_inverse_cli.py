@@ -134,3 +134,19 @@ def test_tov_cli_writes_bands_and_refuses_bad_input(tmp_path, capsys):
     rc = main(["inverse", "tov", str(obs), "--out", str(tmp_path / "x.csv")])
     err = capsys.readouterr().err
     assert rc == 2 and "missing column(s) radius_error" in err and len(err.strip().splitlines()) == 1
+
+
+def test_potential_cli_writes_band_and_refuses_bad_levels(tmp_path, capsys):
+    """A short fit end to end (solver physics and the PoC: tests/test_schrodinger.py)."""
+    levels = tmp_path / "levels.csv"
+    levels.write_text("n,l,E\n1,0,1.5\n2,0,3.5\n3,0,5.5\n")
+    out = tmp_path / "V.csv"
+    rc = main(["inverse", "potential", str(levels), "--mass", "1", "--out", str(out), "--ensemble", "2",
+               "--epochs", "30", "--grid-points", "48", "--no-progress"])
+    assert rc == 0 and "probed range" in capsys.readouterr().out
+    v = read_columns(out, ["r", "V", "V_lo", "V_hi"])
+    assert np.all(v["V_lo"] <= v["V"]) and np.all(v["V"] <= v["V_hi"])
+    levels.write_text("n,l,E\n0,0,1.5\n")
+    rc = main(["inverse", "potential", str(levels), "--mass", "1", "--out", str(tmp_path / "x.csv")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "n" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()

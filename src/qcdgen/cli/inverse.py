@@ -65,11 +65,14 @@ def register(commands) -> None:
         "potential", help="neural potential V(r) from energy levels (differentiable radial Schroedinger solver)",
         description="Fit V(r) (and -W(r) <= 0 when widths are given) to levels (n, l, E): n = 1 is the lowest "
                     "state of each l; hbar = 1. The band is only meaningful where the wavefunctions probe.")
-    pot.add_argument("levels", help="CSV with columns n,l,E and optional error,width")
+    pot.add_argument("levels", help="CSV with columns n,l,E and optional error,width,width_error")
     pot.add_argument("--mass", type=float, required=True, help="reduced mass mu (hbar = 1)")
     pot.add_argument("--out", required=True, help="output CSV: r,V,V_lo,V_hi (+ W,W_lo,W_hi with widths)")
     pot.add_argument("--plot", default=None, help="PNG of V(r) with its band and the probed range")
     pot.add_argument("--r-max", type=float, default=None, help="box size (default: from the highest level)")
+    pot.add_argument("--grid-points", type=int, default=None, help="interior grid points of the solver (default 160)")
+    pot.add_argument("--origin", choices=["regular", "free"], default="regular",
+                     help="regular: V is a smooth function of r^2 (V'(0) = 0, default); free: any V (Coulomb-like)")
     pot.add_argument("--ensemble", type=int, default=8)
     pot.add_argument("--epochs", type=int, default=None, help="optimiser steps per member (default: the library's)")
     pot.add_argument("--seed", type=int, default=0)
@@ -124,8 +127,9 @@ def run_tov(args) -> int:
 def run_potential(args) -> int:
     from qcdgen.inverse.schrodinger.pipeline import run_potential as pipeline
 
+    extra = _epochs(args) | ({} if args.grid_points is None else {"grid_points": args.grid_points})
     res = pipeline(args.levels, mass=args.mass, out=args.out, plot=args.plot, r_max=args.r_max,
-                   ensemble=args.ensemble, seed=args.seed, device=args.device, progress=not args.no_progress,
-                   **_epochs(args))
+                   origin=args.origin, ensemble=args.ensemble, seed=args.seed, device=args.device,
+                   progress=not args.no_progress, **extra)
     sys.stdout.write(f"{res.summary()}\n")
     return 0
