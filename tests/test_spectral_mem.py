@@ -15,13 +15,7 @@ from qcdgen.inverse.spectral.tikhonov import difference_operator, fit_tikhonov
 GEN = torch.Generator().manual_seed(0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The fits are many small linear-algebra calls: one thread avoids oversubscribing a shared CI machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _noiseless(shape, kernel, rel=1e-5):

@@ -16,13 +16,7 @@ from qcdgen.inverse.kernels import kernel_matrix
 from qcdgen.inverse.spectral.nn import fit_nn, fit_p2p
 from qcdgen.inverse.spectral.nn_train import TrainOptions, Whitened, train, whiten
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These problems are tiny (40 × 300): a second intra-op thread only adds contention."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 OMEGA = torch.linspace(0.0, 20.0, 300, dtype=torch.float64)

@@ -25,10 +25,7 @@ def register(commands) -> None:
     sp.add_argument("--omega-points", type=int, required=True)
     sp.add_argument("--out", required=True, help="output CSV: omega,rho,rho_lo,rho_hi")
     sp.add_argument("--plot", default=None, help="PNG of rho with its band and the fit's pulls")
-    sp.add_argument("--ensemble", type=int, default=8, help="fits in the ensemble (default 8; 1 = no band)")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--device", default="cpu")
-    sp.add_argument("--no-progress", action="store_true")
+    _run_options(sp, "fits in the ensemble (default 8; 1 = no band)", epochs=False)
     sp.set_defaults(run=run_spectral)
 
     bench = sub.add_parser(
@@ -41,10 +38,8 @@ def register(commands) -> None:
     bench.add_argument("--noise", default="1e-2,1e-3,1e-4,1e-5", help="comma-separated eps values")
     bench.add_argument("--methods", default="nn,p2p,mem,tikhonov")
     bench.add_argument("--repeats", type=int, default=2, help="noise realisations per cell (default 2)")
-    bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--device", default="cpu")
     bench.add_argument("--json", default=None, help="also write the rows as JSON to this file")
-    bench.add_argument("--no-progress", action="store_true")
+    _run_options(bench, None, epochs=False)
     bench.set_defaults(run=run_spectral_bench)
 
     tov = sub.add_parser(
@@ -54,11 +49,7 @@ def register(commands) -> None:
     tov.add_argument("observations", help="CSV with columns mass,mass_error,radius,radius_error (M_sun, km)")
     tov.add_argument("--out", required=True, help="output CSV: energy_density,pressure,pressure_lo,pressure_hi (MeV/fm^3)")
     tov.add_argument("--plot", default=None, help="PNG of the EoS and mass-radius bands")
-    tov.add_argument("--ensemble", type=int, default=8)
-    tov.add_argument("--epochs", type=int, default=None, help="optimiser steps per member (default: the library's)")
-    tov.add_argument("--seed", type=int, default=0)
-    tov.add_argument("--device", default="cpu")
-    tov.add_argument("--no-progress", action="store_true")
+    _run_options(tov, "ensemble members (default 8, at least 2)")
     tov.set_defaults(run=run_tov)
 
     pot = sub.add_parser(
@@ -73,12 +64,19 @@ def register(commands) -> None:
     pot.add_argument("--grid-points", type=int, default=None, help="interior grid points of the solver (default 160)")
     pot.add_argument("--origin", choices=["regular", "free"], default="regular",
                      help="regular: V is a smooth function of r^2 (V'(0) = 0, default); free: any V (Coulomb-like)")
-    pot.add_argument("--ensemble", type=int, default=8)
-    pot.add_argument("--epochs", type=int, default=None, help="optimiser steps per member (default: the library's)")
-    pot.add_argument("--seed", type=int, default=0)
-    pot.add_argument("--device", default="cpu")
-    pot.add_argument("--no-progress", action="store_true")
+    _run_options(pot, "ensemble members (default 8, at least 2)")
     pot.set_defaults(run=run_potential)
+
+
+def _run_options(parser, ensemble_help: str | None, epochs: bool = True) -> None:
+    """--ensemble, --epochs, --seed, --device, --no-progress: shared by the fitting commands."""
+    if ensemble_help is not None:
+        parser.add_argument("--ensemble", type=int, default=8, help=ensemble_help)
+    if epochs:
+        parser.add_argument("--epochs", type=int, default=None, help="optimiser steps per member (default: the library's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def _epochs(args) -> dict:

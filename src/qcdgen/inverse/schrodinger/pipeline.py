@@ -58,7 +58,7 @@ class PotentialResult:
                      f"{' and widths' if f.width_fit is not None else ''}; errors {f.settings.get('errors')})")
         lines.append(f"discretisation check |E(h) - E(h/2)| <= {f.discretisation_error:.2g}")
         if f.failed:
-            lines.append(f"members {f.failed} gave non-finite results and are excluded from the band")
+            lines.append(f"members {f.failed} failed (non-finite, or a state held by the box wall) and are excluded from the band")
         lines += [f"warning: {w}" for w in f.warnings]
         return lines
 

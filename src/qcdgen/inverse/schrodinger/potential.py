@@ -1,12 +1,15 @@
 """Neural potentials V(r) fitted to bound-state levels through the differentiable radial solver.
 
 Following Shi, Zhou, Zhao, Mukherjee, Zhuang, PRD 105 014017 (2022): the unknown potential is a
-small neural network, V(r) = E_min + ε · MLP(x) (ε = E_max − E_min, L a length scale derived
-from the levels, x = (r/L)² by default or x = r/L with ``origin="free"``), the bound states come from :func:`~qcdgen.inverse.schrodinger.solver.solve_levels`
+small neural network, V(r) = E_min + ε · MLP(r/L) (ε = E_max − E_min, L a length scale derived
+from the levels; by default MLP((r/L)²), see below), the bound states come from :func:`~qcdgen.inverse.schrodinger.solver.solve_levels`
 (``torch.linalg.eigh``), and the weights minimise, per ensemble member,
 
-    Σ_i ((E_i^pred − E_i)/σ_i)² + Σ_i ((Γ_i^pred − Γ_i)/σ_Γ,i)² + λ ∫ dx [(∂²_x V_R/ε)² + (∂²_x V_I/γ)²],
+    Σ_i ((E_i^pred − E_i)/σ_i)² + Σ_i ((Γ_i^pred − Γ_i)/σ_Γ,i)² + λ ∫ dx [(∂²_x V_R/ε)² + (∂²_x V_I/γ)²]
+      + Σ_i P_i(r > 0.9 r_max) / 10⁻³,
 
+where the last term keeps the fitted states bound by V rather than by the box wall (a network is
+otherwise free to dig a spurious well far outside the probed range and park a level in it),
 with x = r/L, γ = max Γ_i, and, when widths are given, an imaginary part
 V_I = −γ softplus(MLP_I(r/L)) ≤ 0 whose first-order widths are Γ = −2⟨ψ|V_I|ψ⟩.  Without
 ``error`` values the σ_i are a fit tolerance ``tolerance·ε`` (not a statistical error).
@@ -54,6 +57,8 @@ __all__ = ["EnsembleMLP", "Levels", "NeuralPotential", "PotentialFit", "fit_pote
 PROBE_FRACTION = 0.05
 
 ORIGINS = ("regular", "free")
+#: probability at the box wall (outer 10 % of r) that costs one unit of χ² in the loss
+WALL_TOLERANCE = 1e-3
 
 
 @dataclass
@@ -195,7 +200,7 @@ class EnsembleMLP(torch.nn.Module):
 class NeuralPotential(torch.nn.Module):
     """Ensemble of potentials V_k(r) = offset + scale·MLP_k(x)[0] and, when ``complex_``,
     V_I,k(r) = −width_scale·softplus(MLP_k(x)[1]) ≤ 0, with x = (r/length)² if ``regular``
-    (V'(0) = 0 built in) else r/length."""
+    (a smooth function of r², V'(0) = 0 built in) else x = r/length."""
 
     def __init__(self, members: int, *, length: float, offset: float, scale: float, complex_: bool = False,
                  width_scale: float = 1.0, hidden: tuple[int, ...] = (32, 32), generator: torch.Generator,
@@ -216,8 +221,8 @@ class NeuralPotential(torch.nn.Module):
 
 @dataclass
 class PotentialFit:
-    """An ensemble fit.  Arrays are NumPy float64; members that failed (non-finite) are excluded
-    from the band and listed in ``failed``.  Band = mean ± std over the finite members."""
+    """An ensemble fit.  Arrays are NumPy float64; members that failed (non-finite, or a fitted state
+    held by the box wall) are excluded from the band and listed in ``failed``.  Band = mean ± std over the finite members."""
 
     r: np.ndarray
     V_members: np.ndarray
@@ -367,6 +372,9 @@ def fit_potential(levels: Levels, *, mass: float, r_max: float | None = None, gr
             gam_pred = widths(spec.wavefunctions.detach(), w, h)[:, li, ni]
             chi2 = chi2 + (((gam_pred - t_w) / s_w) ** 2).sum(-1)
         loss = chi2
+        if with_penalty:  # the fitted states must be bound by V, not by the box: 1 % at the wall costs 10 in χ²
+            outer = spec.wavefunctions[:, li, ni][..., r > 0.9 * r_max]
+            loss = loss + (outer ** 2).sum((-1, -2)) * h / WALL_TOLERANCE
         if with_penalty and smoothness > 0:
             loss = loss + lam * _second_difference_penalty(v / scale, dx)
             if has_w:
@@ -412,11 +420,17 @@ def fit_potential(levels: Levels, *, mass: float, r_max: float | None = None, gr
     with torch.no_grad():
         _, chi2, finite, spec, v, w = member_losses(with_penalty=False)
         failed = [int(i) for i in torch.nonzero(~(finite & torch.isfinite(chi2))).flatten()]
-        if k - len(failed) < 2:
-            raise NaNError(f"{len(failed)} of {k} ensemble members gave non-finite potentials or levels; "
-                           "no band can be formed (try a smaller --epochs learning rate or another --seed)")
         e_fit = spec.energies[:, li, ni]
         wf = spec.wavefunctions[:, li, ni]                      # [K, M, N]
+        # a member that fits a level with a state held by the box wall (a spurious well outside the
+        # probed range) has not found a potential for these levels: it is left out of the band
+        edge = (torch.nan_to_num(wf[..., r > 0.9 * r_max]) ** 2).sum(-1).amax(-1) * h
+        walled = [i for i in torch.nonzero(edge > 1e-2).flatten().tolist() if i not in failed]
+        failed = sorted(failed + walled)
+        if k - len(failed) < 2:
+            raise NaNError(f"{len(failed)} of {k} ensemble members gave non-finite potentials or levels, or "
+                           "states held by the box wall; no band can be formed (try another --seed, more "
+                           "--epochs or a larger --r-max)")
         good = torch.ones(k, dtype=torch.bool, device=dev)
         good[failed] = False
         # discretisation check: the same networks on a grid twice as fine
@@ -427,6 +441,9 @@ def fit_potential(levels: Levels, *, mass: float, r_max: float | None = None, gr
         leak = float((wf[good][..., r > 0.9 * r_max] ** 2).sum(-1).max() * h)
 
     notes = []
+    if walled:
+        notes.append(f"members {walled} bind a fitted state at the box wall (a spurious outer well); "
+                     "left out of the band")
     if disc > 0.3 * float(np.min(sigma)):
         notes.append(f"discretisation error {disc:.2g} is not small against the level errors/tolerance "
                      f"{float(np.min(sigma)):.2g}; increase --grid-points")
