@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -33,14 +34,21 @@ def main(argv=None) -> int:
 
     out = Path(__file__).parent / "results" / f"spectral_{args.kernel}.json"
     start = time.perf_counter()
-    rows = run_spectral_bench(shapes=args.shapes, noises=args.noise, methods=args.methods, kernel=args.kernel,
-                              temperature=args.temperature, repeats=args.repeats, seed=args.seed,
-                              progress=sys.stderr.isatty(), json_out=out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)   # per-fit notes (e.g. Tikhonov's χ² target): counted below
+        rows = run_spectral_bench(shapes=args.shapes, noises=args.noise, methods=args.methods, kernel=args.kernel,
+                                  temperature=args.temperature, repeats=args.repeats, seed=args.seed,
+                                  progress=sys.stderr.isatty(), json_out=out)
     print(f"spectral mock suite, kernel {args.kernel}, {args.repeats} noise realisations per cell, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {time.perf_counter() - start:.0f} s total")
     print(format_bench_table(rows))
     best = bench_best_method(rows)
     print("\nsmallest MSE: " + ", ".join(f"{s} ε={n:g}: {METHOD_LABELS[m]}" for (s, n), m in best.items()))
+    if caught:
+        first = {}
+        for w in caught:
+            first.setdefault(str(w.message).split(":")[0], str(w.message))
+        print(f"{len(caught)} fit warnings, e.g. " + "; ".join(first.values()))
     print(f"rows written to {out}")
     return 0
 
