@@ -42,6 +42,23 @@ def register(commands) -> None:
     observe.add_argument("--errors", choices=["jackknife", "bootstrap"], default="jackknife")
     observe.set_defaults(run=run_observe)
 
+    val = sub.add_parser(
+        "validate", help="judge generated events against reference events by physics (HTML/JSON report)",
+        description="Per centrality class and species: multiplicities, dN/dy, <pT>, pT spectra, v2{2}, v3{2}, "
+                    "v2{4}, pT fluctuations as generated/reference ratios with errors and pulls, chi2/ndf with "
+                    "jackknife correlations, and a classifier two-sample test (AUC). Exit code 0 = pass, 1 = fail.")
+    val.add_argument("generated", help="generated Parquet event file (qcdgen hic sample)")
+    val.add_argument("--reference", required=True, help="reference Parquet event file (the simulator)")
+    val.add_argument("--report", default=None, help="write a self-contained HTML report here")
+    val.add_argument("--json", action="store_true", help='print {"passed", "rows": [...]} as JSON')
+    val.add_argument("--centrality-classes", default=None, help="e.g. 0-5,5-10,10-20 (default: ALICE classes with >= 20 events)")
+    val.add_argument("--errors", choices=["jackknife", "bootstrap"], default="jackknife")
+    val.add_argument("--max-pull", type=float, default=3.0, help="smallest pull threshold (raised for many rows; default 3)")
+    val.add_argument("--auc-threshold", type=float, default=0.55)
+    val.add_argument("--seed", type=int, default=0)
+    val.add_argument("--no-progress", action="store_true")
+    val.set_defaults(run=run_validate)
+
     convert = sub.add_parser("convert", help="convert OSCAR2013/OSCAR1999/UrQMD f19/HepMC3/JETSCAPE files to Parquet")
     convert.add_argument("input", help="simulator output file")
     convert.add_argument("output", help="Parquet event file to write")
@@ -116,6 +133,23 @@ def run_observe(args) -> int:
 
         print_estimates(f"{args.file}: all {summary.n_events} events", summary.observables)
     return 0
+
+
+def run_validate(args) -> int:
+    from qcdgen.hic.surrogate.validate import validate_events
+    from qcdgen.report import render_json
+
+    result = validate_events(args.generated, args.reference, centrality_classes=_classes(args.centrality_classes),
+                             report=args.report, errors=args.errors, seed=args.seed, max_abs_pull=args.max_pull,
+                             auc_threshold=args.auc_threshold, progress=not args.no_progress)
+    if args.json:
+        sys.stdout.write(render_json(result))
+    else:
+        print(result.table.format())
+        for check in result.checks:
+            print(f"{check.name}: {'PASSED' if check.passed else 'FAILED'}: {check.detail}")
+        print(f"{'PASS' if result.passed else 'FAIL'}" + (f"; report: {args.report}" if args.report else ""))
+    return 0 if result.passed else 1
 
 
 def run_convert(args) -> int:
