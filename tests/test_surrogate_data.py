@@ -324,3 +324,13 @@ def test_tensors_to_events_refuses_bad_values(tensors):
         tensors_to_events(n, torch.zeros(4, dtype=torch.int64), ok, ok, ok, {}, v)
     with pytest.raises(InputError, match="npart"):
         tensors_to_events(n, torch.zeros(3, dtype=torch.int64), ok, ok, ok, {"npart": 3}, v)
+
+
+def test_scaler_treats_round_off_spread_as_constant():
+    """np.std of 24 copies of 0.08 is ~1e-17, not 0: such a column must not blow conditions up by 1e16."""
+    from qcdgen.hic.surrogate.data import ConditionScaler
+
+    values = np.column_stack([np.full(24, 0.08), np.linspace(12, 13, 24)])
+    sc = ConditionScaler.fit(["eta_s", "b"], values)
+    assert sc.std[0] == 1.0 and sc.std[1] > 0.1
+    np.testing.assert_allclose(sc.transform(np.array([[0.12, 12.5]]))[0, 0], 0.04, rtol=1e-12)

@@ -42,6 +42,51 @@ def register(commands) -> None:
     observe.add_argument("--errors", choices=["jackknife", "bootstrap"], default="jackknife")
     observe.set_defaults(run=run_observe)
 
+    tr = sub.add_parser(
+        "train", help="train the event surrogate p(event | conditions) on event files from any simulator",
+        description="PointNet encoder -> latent z, zuko flow prior p(z|c), negative-binomial multiplicity, "
+                    "species head and flow-matching momentum decoder. Checkpoints to OUT.ckpt.pt and resumes "
+                    "when the same command is rerun. Multi-GPU: torchrun --nproc_per_node=K -m qcdgen hic train ... "
+                    "--device cuda.")
+    tr.add_argument("files", nargs="+", help="Parquet event files (qcdgen hic generate / convert)")
+    tr.add_argument("--condition", default="", help="comma-separated event fields to condition on, e.g. eta_s,b")
+    tr.add_argument("--out", required=True, help="model file (.pt)")
+    tr.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
+    tr.add_argument("--batch-events", type=int, default=32)
+    tr.add_argument("--k-particles", type=int, default=256, help="particles subsampled per event and step")
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--eta-max", type=float, default=None, help="keep only |eta| < ETA_MAX (default: all)")
+    tr.add_argument("--max-events", type=int, default=None)
+    _surrogate_common(tr)
+    tr.set_defaults(run=run_train)
+
+    sa = sub.add_parser("sample", help="generate events with a trained surrogate (Parquet)")
+    sa.add_argument("model", help="model file from qcdgen hic train / finetune")
+    sa.add_argument("--out", required=True, help="output Parquet event file")
+    sa.add_argument("--events", type=int, default=None, help="number of events (default with --like: all)")
+    sa.add_argument("--condition", default=None, help="e.g. eta_s=0.1,b=8 (every model condition)")
+    sa.add_argument("--like", default=None, help="take the conditions event by event from this reference file")
+    sa.add_argument("--ode-steps", type=int, default=8, help="flow-matching integration steps (default 8)")
+    sa.add_argument("--solver", choices=["heun", "euler"], default="heun")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--device", default="cpu")
+    sa.add_argument("--no-progress", action="store_true")
+    sa.set_defaults(run=run_sample)
+
+    ft = sub.add_parser("finetune", help="adapt a trained surrogate to a small new dataset (e.g. 500 events at a new beta2)")
+    ft.add_argument("model", help="model file from qcdgen hic train")
+    ft.add_argument("files", nargs="+", help="Parquet event files with the same condition fields")
+    ft.add_argument("--out", required=True, help="fine-tuned model file (.pt)")
+    ft.add_argument("--steps", type=int, default=500)
+    ft.add_argument("--lr", type=float, default=1e-4)
+    ft.add_argument("--parts", choices=["all", "decoder"], default="all",
+                    help="all: adapt everything; decoder: freeze the encoder")
+    ft.add_argument("--batch-events", type=int, default=32)
+    ft.add_argument("--k-particles", type=int, default=256)
+    ft.add_argument("--max-events", type=int, default=None)
+    _surrogate_common(ft)
+    ft.set_defaults(run=run_finetune)
+
     val = sub.add_parser(
         "validate", help="judge generated events against reference events by physics (HTML/JSON report)",
         description="Per centrality class and species: multiplicities, dN/dy, <pT>, pT spectra, v2{2}, v3{2}, "
@@ -132,6 +177,53 @@ def run_observe(args) -> int:
         from qcdgen.cli.formatting import print_estimates
 
         print_estimates(f"{args.file}: all {summary.n_events} events", summary.observables)
+    return 0
+
+
+def _surrogate_common(parser) -> None:
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--restart", action="store_true", help="ignore an interrupted run's checkpoint")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _report_fit(fit, what: str) -> None:
+    last = {t: float(v[-1]) for t, v in fit.terms.items() if len(v)}
+    terms = ", ".join(f"{t} {v:.4g}" for t, v in last.items())
+    print(f"{what} {fit.path}: {int(fit.steps[-1]) + 1 if len(fit.steps) else 0} steps in {fit.seconds:.0f} s; "
+          f"final loss terms: {terms}")
+
+
+def run_train(args) -> int:
+    from qcdgen.hic.surrogate.pipeline import train_pipeline
+
+    fit = train_pipeline(args.files, conditions=args.condition, out=args.out, steps=args.steps,
+                         batch_events=args.batch_events, k_particles=args.k_particles, lr=args.lr,
+                         eta_max=args.eta_max, max_events=args.max_events, seed=args.seed, device=args.device,
+                         progress=not args.no_progress, resume=not args.restart)
+    _report_fit(fit, "trained")
+    return 0
+
+
+def run_finetune(args) -> int:
+    from qcdgen.hic.surrogate.pipeline import finetune_pipeline
+
+    fit = finetune_pipeline(args.model, args.files, out=args.out, steps=args.steps, lr=args.lr, parts=args.parts,
+                            batch_events=args.batch_events, k_particles=args.k_particles,
+                            max_events=args.max_events, seed=args.seed, device=args.device,
+                            progress=not args.no_progress, resume=not args.restart)
+    _report_fit(fit, "fine-tuned")
+    return 0
+
+
+def run_sample(args) -> int:
+    from qcdgen.hic.surrogate.pipeline import sample_pipeline
+
+    s = sample_pipeline(args.model, out=args.out, events=args.events, condition=args.condition, like=args.like,
+                        n_steps=args.ode_steps, solver=args.solver, seed=args.seed, device=args.device,
+                        progress=not args.no_progress)
+    print(f"wrote {s.n_events} surrogate events to {s.path}: {s.events_per_second:.1f} events/s, "
+          f"mean multiplicity {s.mean_multiplicity:.0f}")
     return 0
 
 

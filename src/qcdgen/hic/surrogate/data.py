@@ -75,7 +75,8 @@ def check_conditions(conditions, available: Sequence[str], where: str = "the eve
 class ConditionScaler:
     """Per-column standardisation x' = (x − mean) / std, fitted on [E, C] values.
 
-    A constant column gets std = 1 (it becomes 0 and stays invertible). Works for any named
+    A constant column (std below 1e-9 of max(1, |mean|), i.e. round-off) gets std = 1 (it becomes 0
+    and stays invertible). Works for any named
     float columns (conditions, summaries).
     """
 
@@ -99,7 +100,8 @@ class ConditionScaler:
                              "refusing to fit a scaler on it")
         mean = x.mean(axis=0) if len(x) else np.zeros(len(names))
         std = x.std(axis=0) if len(x) else np.ones(len(names))
-        std = np.where(std > 0, std, 1.0)
+        # constant up to round-off (the mean of N copies of 0.08 is not exactly 0.08): std = 1
+        std = np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, 1.0)
         return cls(names, tuple(mean.tolist()), tuple(std.tolist()))
 
     def _params(self, like):

