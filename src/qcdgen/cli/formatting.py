@@ -38,3 +38,17 @@ def json_text(payload: dict) -> str:
 
 def print_json(payload: dict) -> None:
     sys.stdout.write(json_text(payload))
+
+
+def print_validation(result, report_path=None, as_json: bool = False) -> int:
+    """Print a ValidationResult (table + checks + PASS/FAIL, or JSON); return the exit code 0/1."""
+    if as_json:
+        from qcdgen.report import render_json
+
+        sys.stdout.write(render_json(result))
+    else:
+        print(result.table.format())
+        for check in result.checks:
+            print(f"{check.name}: {'PASSED' if check.passed else 'FAILED'}: {check.detail}")
+        print(f"{'PASS' if result.passed else 'FAIL'}" + (f"; report: {report_path}" if report_path else ""))
+    return 0 if result.passed else 1

@@ -228,20 +228,13 @@ def run_sample(args) -> int:
 
 
 def run_validate(args) -> int:
+    from qcdgen.cli.formatting import print_validation
     from qcdgen.hic.surrogate.validate import validate_events
-    from qcdgen.report import render_json
 
     result = validate_events(args.generated, args.reference, centrality_classes=_classes(args.centrality_classes),
                              report=args.report, errors=args.errors, seed=args.seed, max_abs_pull=args.max_pull,
                              auc_threshold=args.auc_threshold, progress=not args.no_progress)
-    if args.json:
-        sys.stdout.write(render_json(result))
-    else:
-        print(result.table.format())
-        for check in result.checks:
-            print(f"{check.name}: {'PASSED' if check.passed else 'FAILED'}: {check.detail}")
-        print(f"{'PASS' if result.passed else 'FAIL'}" + (f"; report: {args.report}" if args.report else ""))
-    return 0 if result.passed else 1
+    return print_validation(result, args.report, args.json)
 
 
 def run_convert(args) -> int:

@@ -184,9 +184,10 @@ def print_sample_summary(out, result) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from qcdgen.cli.formatting import print_validation
     from qcdgen.io import check_writable
     from qcdgen.lattice.validation import validate_ensembles
-    from qcdgen.report import render_json, write_report
+    from qcdgen.report import write_report
 
     if args.report:
         check_writable(args.report, "HTML report")  # before the analysis, not after
@@ -194,11 +195,4 @@ def run_validate(args: argparse.Namespace) -> int:
                                 max_abs_pull=args.max_pull, device=args.device)
     if args.report:
         write_report(result, html_path=args.report)
-    if args.json:
-        sys.stdout.write(render_json(result))
-    else:
-        print(result.table.format())
-        for check in result.checks:
-            print(f"{check.name}: {'PASSED' if check.passed else 'FAILED'}: {check.detail}")
-        print(f"{'PASS' if result.passed else 'FAIL'}" + (f"; report: {args.report}" if args.report else ""))
-    return 0 if result.passed else 1
+    return print_validation(result, args.report, args.json)
