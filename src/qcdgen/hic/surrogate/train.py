@@ -31,6 +31,7 @@ from qcdgen.errors import InputError, NaNError
 from qcdgen.hic.surrogate.model import EventSurrogate, SurrogateConfig, build_surrogate, load_surrogate, save_surrogate
 from qcdgen.io import check_writable
 from qcdgen.runtime import make_generator, resolve_device
+from qcdgen.stats._validate import check_positive_int
 from qcdgen.train import TrainSettings, train_model
 from qcdgen.train.distributed import distributed_context, local_device
 
@@ -118,11 +119,6 @@ def _complete_config(config, data, probe: dict[str, torch.Tensor]) -> SurrogateC
         raise InputError(f"bad surrogate config: {exc}") from None
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
 
 def _run(model: EventSurrogate, data, settings: TrainSettings, *, k_particles: int, checkpoint: Path | None,
          meta: dict, progress: bool, stop_after: int | None, description: str, device: torch.device):
@@ -161,7 +157,7 @@ def _steps(steps, epochs, n_events: int, batch_events: int) -> int:
         if not (isinstance(epochs, (int, float)) and math.isfinite(epochs) and epochs > 0):
             raise InputError(f"epochs must be a number > 0, got {epochs!r}")
         return max(1, math.ceil(epochs * n_events / batch_events))
-    return _check_int(2000 if steps is None else steps, "steps")
+    return check_positive_int(2000 if steps is None else steps, "steps")
 
 
 def _finish(model, result, curves, out, ctx, training: dict) -> SurrogateFit:
@@ -201,7 +197,7 @@ def train_surrogate(data, config: SurrogateConfig | dict | None = None, *, steps
     ctx = distributed_context(dev)
     dev = local_device(dev, ctx)
     make_generator(seed, dev)  # validates seed
-    batch_events, k_particles = _check_int(batch_events, "batch_events"), _check_int(k_particles, "k_particles")
+    batch_events, k_particles = check_positive_int(batch_events, "batch_events"), check_positive_int(k_particles, "k_particles")
     data = _check_provider(data, dev)
     if len(data) < 2:
         raise InputError(f"training needs at least 2 events, got {len(data)}")
@@ -254,8 +250,8 @@ def finetune_surrogate(checkpoint: str | Path | EventSurrogate, data, *, steps: 
     ctx = distributed_context(dev)
     dev = local_device(dev, ctx)
     make_generator(seed, dev)
-    batch_events, k_particles = _check_int(batch_events, "batch_events"), _check_int(k_particles, "k_particles")
-    steps = _check_int(steps, "steps")
+    batch_events, k_particles = check_positive_int(batch_events, "batch_events"), check_positive_int(k_particles, "k_particles")
+    steps = check_positive_int(steps, "steps")
     if isinstance(checkpoint, EventSurrogate):
         model, source = checkpoint.to(dev), "in-memory model"
     else:

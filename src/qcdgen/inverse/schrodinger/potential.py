@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from qcdgen.errors import InputError, NaNError
 from qcdgen.inverse.schrodinger.solver import radial_grid, solve_levels, widths
 from qcdgen.runtime import progress_bar, resolve_device
+from qcdgen.stats._validate import check_positive_int
 
 __all__ = ["EnsembleMLP", "Levels", "NeuralPotential", "PotentialFit", "fit_potential", "length_scale",
            "probed_range", "suggest_r_max"]
@@ -277,11 +278,6 @@ def _second_difference_penalty(y: torch.Tensor, dx: float) -> torch.Tensor:
     return (d2**2).sum(-1) * dx
 
 
-def _check_int(value, name: str, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-        raise InputError(f"{name} must be an integer >= {lowest}, got {value!r}")
-    return value
-
 
 def fit_potential(levels: Levels, *, mass: float, r_max: float | None = None, grid_points: int = 160,
                   ensemble: int = 8, epochs: int = 1500, lr: float = 1e-2, smoothness: float = 1e-3,
@@ -307,9 +303,9 @@ def fit_potential(levels: Levels, *, mass: float, r_max: float | None = None, gr
     elif isinstance(r_max, bool) or not isinstance(r_max, (int, float)) or not math.isfinite(r_max) or r_max <= 0:
         raise InputError(f"--r-max must be a finite number > 0, got {r_max!r}")
     r_max = float(r_max)
-    _check_int(grid_points, "--grid-points", 20)
-    _check_int(ensemble, "--ensemble", 2)
-    _check_int(epochs, "--epochs", 1)
+    check_positive_int(grid_points, "--grid-points", 20)
+    check_positive_int(ensemble, "--ensemble", 2)
+    check_positive_int(epochs, "--epochs", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
     for name, val in (("lr", lr), ("tolerance", tolerance)):

@@ -13,6 +13,11 @@ import numpy as np
 import torch
 
 from qcdgen.errors import InputError
+from qcdgen.stats._validate import check_positive_int
+
+
+def check_int(value, name: str, low: int) -> int:
+    return check_positive_int(value, name, low)
 
 
 def check_problem(K, data, sigma, omega) -> tuple[torch.Tensor, ...]:
@@ -53,9 +58,3 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
               (f" and <= {high:g}" if high is not None else "")
         raise InputError(f"{name} must be a number {rng}, got {value!r}")
     return float(value)
-
-
-def check_int(value, name: str, low: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)

@@ -29,6 +29,7 @@ from qcdgen.inverse.tables import read_columns, write_columns
 from qcdgen.inverse.tov.inference import (EnsembleFit, FitConfig, Observations, fit_ensemble, mass_radius_band,
                                           quantile_band)
 from qcdgen.io.atomic import check_writable
+from qcdgen.stats._validate import check_positive_int
 
 __all__ = ["TOVResult", "run_tov", "read_observations", "mr_path_for", "DEFAULT_EPOCHS"]
 
@@ -89,10 +90,8 @@ def run_tov(obs_csv: str | os.PathLike, *, out: str | os.PathLike, plot: str | o
     ``ensemble`` members differ in initialisation and in a parametric resampling of the data
     (see :mod:`qcdgen.inverse.tov.inference`); bands are 16-84 % quantiles with the median.
     """
-    if not isinstance(ensemble, int) or isinstance(ensemble, bool) or ensemble < 2:
-        raise InputError(f"--ensemble must be an integer >= 2, got {ensemble!r}")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise InputError(f"--epochs must be an integer >= 1, got {epochs!r}")
+    check_positive_int(ensemble, "--ensemble", 2)
+    check_positive_int(epochs, "--epochs")
     obs = read_observations(obs_csv)
     out = check_writable(out, "--out")
     mr_out = check_writable(mr_path_for(out), "M-R band")
