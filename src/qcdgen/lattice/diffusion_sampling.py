@@ -14,8 +14,6 @@ applies that many MALA steps on the true action to every configuration.
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,12 +22,12 @@ import torch
 
 from qcdgen.diffusion import flow_sample, reverse_sde_sample
 from qcdgen.errors import InputError
-from qcdgen.io import Ensemble, check_writable, load_matching_checkpoint, save_checkpoint, write_ensemble
+from qcdgen.io import Ensemble, check_writable, write_ensemble
 from qcdgen.lattice.diffusion_training import load_model
-from qcdgen.lattice.observables import magnetisation
-from qcdgen.mcmc import MALA, independence_metropolis
-from qcdgen.runtime import CheckpointedLoop, make_generator, resolve_device
-from qcdgen.stats import Estimate, gamma_method
+from qcdgen.lattice.metropolis import draw_proposals, metropolis_correct
+from qcdgen.mcmc import MALA
+from qcdgen.runtime import make_generator, resolve_device
+from qcdgen.stats import Estimate
 from qcdgen.stats._validate import check_positive_int
 
 EXACT_MAX_SITES = 256
@@ -89,6 +87,7 @@ class SampleResult:
     acceptance_error: float = math.nan
     importance_ess: float = math.nan
     tau_int_abs_m: Estimate = Estimate(math.nan, math.nan)
+    log_z: Estimate = Estimate(math.nan, math.nan)
     mala_acceptance: float = math.nan
     exact: bool = False
 
@@ -127,43 +126,19 @@ def sample_lattice_diffusion(model_path: str | Path, out: str | Path, settings: 
     check_writable(ckpt_path, "checkpoint")
     generator = make_generator(settings.seed, dev)
     identity = {"settings": asdict(settings), "model": str(Path(model_path).resolve())}
-    xs, log_qs, seconds = [], [], 0.0
-    if ckpt_path.exists():
-        ckpt = load_matching_checkpoint(ckpt_path, CHECKPOINT_KIND, "identity", identity)
-        xs, log_qs, seconds = list(ckpt["x"]), list(ckpt["log_q"]), float(ckpt["seconds"])
-        generator.set_state(ckpt["generator"])
-
-    def save() -> None:
-        save_checkpoint(ckpt_path, {"kind": CHECKPOINT_KIND, "identity": identity, "x": xs, "log_q": log_qs,
-                                    "seconds": seconds, "generator": generator.get_state()})
-
-    n_batches = math.ceil(settings.configs / settings.batch_size)
-    with CheckpointedLoop(save, f"sampling ({settings.sampler})", total=n_batches, completed=len(xs),
-                          progress=progress, stop_after=stop_after) as loop:
-        while len(xs) < n_batches:
-            n = min(settings.batch_size, settings.configs - len(xs) * settings.batch_size)
-            t0 = time.perf_counter()
-            x, log_q = _draw_batch(model, settings, n, divergence, generator, dev)
-            seconds += time.perf_counter() - t0
-            xs.append(x.double().cpu())
-            log_qs.append(log_q.cpu())
-            loop.step(status=f"{sum(len(b) for b in xs)} configs")
-    phi = torch.cat(xs).to(dev)
-    log_q = torch.cat(log_qs).to(dev)
+    phi, log_q, seconds = draw_proposals(
+        lambda n, gen: _draw_batch(model, settings, n, divergence, gen, dev), settings.configs,
+        settings.batch_size, generator, ckpt_path, CHECKPOINT_KIND, identity, f"sampling ({settings.sampler})",
+        progress=progress, stop_after=stop_after)
+    phi, log_q = phi.to(dev), log_q.to(dev)
     result = SampleResult(settings=settings, divergence=divergence, seconds=seconds,
                           proposals_per_second=settings.configs / max(seconds, 1e-12))
     chain = np.zeros(settings.configs, dtype=np.int32)
     if settings.metropolis:
-        log_w = action.log_prob(phi) - log_q
-        imh = independence_metropolis(log_w, generator, chains=settings.chains)
-        phi, chain = phi[torch.as_tensor(imh.index, device=dev)], imh.chain
+        phi, chain, imh = metropolis_correct(action, phi, log_q, generator, chains=settings.chains)
         result.acceptance, result.acceptance_error = imh.acceptance, imh.acceptance_error
-        result.importance_ess = imh.importance_ess
+        result.importance_ess, result.tau_int_abs_m, result.log_z = imh.importance_ess, imh.tau_int_abs_m, imh.log_z
         result.exact = divergence == "exact"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # short chains: the window warning is expected
-            tau = gamma_method(magnetisation(phi).abs().cpu().numpy(), replicas=chain)
-        result.tau_int_abs_m = Estimate(tau.tau_int, tau.tau_int_error)
     if settings.mala_steps:
         phi, result.mala_acceptance = _mala(action, phi, settings, generator)
     write_ensemble(out, Ensemble(phi=phi.cpu().numpy(), chain=chain, attrs=_attrs(model, model_path, result)))
@@ -190,6 +165,8 @@ def _attrs(model, model_path, result: SampleResult) -> dict:
         "importance_ess": result.importance_ess,
         "tau_int_abs_m": result.tau_int_abs_m.value,
         "tau_int_abs_m_error": result.tau_int_abs_m.error,
+        "log_z": result.log_z.value,
+        "log_z_error": result.log_z.error,
         "mala_acceptance": result.mala_acceptance,
         "proposals_per_second": result.proposals_per_second,
         "sampling_seconds": result.seconds,

@@ -39,6 +39,26 @@ def importance_ess(log_weights: np.ndarray) -> float:
     return float(w.sum() ** 2 / (len(w) * (w ** 2).sum()))
 
 
+def log_partition_estimate(log_weights) -> tuple[float, float]:
+    """log Z = log ⟨w⟩_q with w = e^{−S}/q (importance sampling), and its delta-method error.
+
+    For i.i.d. proposals, Var(log Ẑ) ≈ Var(w) / (n ⟨w⟩²) to leading order in 1/n (computed stably
+    in log space); it equals (1/ess − 1)/n with ess the normalised Kish ESS.
+    A poor proposal makes this error an underestimate: trust it only when the ESS is not tiny.
+    """
+    lw = np.asarray(log_weights, dtype=np.float64)
+    n = len(lw)
+    if n < 2:
+        raise InputError(f"log Z needs at least 2 proposals, got {n}")
+    if not np.isfinite(lw).all():
+        raise NaNError(f"{int((~np.isfinite(lw)).sum())} proposals have a non-finite log-weight")
+    top = lw.max()
+    w = np.exp(lw - top)
+    mean = w.mean()
+    var = w.var(ddof=1)
+    return float(top + np.log(mean)), float(np.sqrt(var / n) / mean)
+
+
 def independence_metropolis(log_weights, generator: torch.Generator, chains: int = 1) -> IndependenceChain:
     """Run ``chains`` independent IMH chains over consecutive blocks of the proposals.
 
