@@ -99,6 +99,11 @@ def register(commands) -> None:
     validate.add_argument("--device", default="cpu")
     validate.set_defaults(run=run_validate)
 
+    from qcdgen.cli import lattice_flow, lattice_path
+
+    lattice_flow.register(sub)
+    lattice_path.register(sub)
+
 
 def run_hmc(args: argparse.Namespace) -> int:
     from qcdgen.lattice.hmc_ensemble import HMCSettings, generate_hmc_ensemble
