@@ -1,17 +1,15 @@
-"""Per-particle momentum decoder: conditional flow matching on y = (ŷ_logpT, ŷ_η, cos φ, sin φ).
+"""Per-particle momentum decoder: conditional flow matching on y = (ŷ_logpT, ŷ_η).
 
 Flow matching with the rectified (optimal-transport) path (Lipman et al., ICLR 2023; Liu et al.,
-ICLR 2023): x₀ ~ N(0, I₄), x₁ = y, x_t = (1 − t) x₀ + t x₁, and the velocity network is fitted by
+ICLR 2023): x₀ ~ N(0, I₂), x₁ = y, x_t = (1 − t) x₀ + t x₁, and the velocity network is fitted by
 
-    L = E_{t ~ U(0,1), x₀, x₁} ‖v_θ(x_t, t | s, z, c) − (x₁ − x₀)‖² / 4.
+    L = E_{t ~ U(0,1), x₀, x₁} ‖v_θ(x_t, t | s, z, c) − (x₁ − x₀)‖² / 2.
 
-Sampling integrates dy/dt = v_θ from t = 0 to 1 (Euler or Heun, uniform steps); φ = atan2(y₄, y₃).
+Sampling integrates dy/dt = v_θ from t = 0 to 1 (Euler or Heun, uniform steps). The azimuth is not
+generated here but by :mod:`.harmonics`, given (log pT, η) and the event's flow vectors.
 The event enters through FiLM (Perez et al., AAAI 2018): one projection of (z, c) per event gives an
 additive input term and a scale/shift per residual block, so a particle costs only its own MLP. Given
-(z, c) particles are i.i.d.: every event correlation (flow, multiplicity–pT) is carried by z.
-The network also sees Re, Im (y₃ + i y₄)ⁿ (n = 2, 3), which are cos nφ, sin nφ on the unit circle: with
-them an azimuthal modulation 1 + 2vₙ cos nφ is nearly linear in the inputs and is learnt several times
-faster than from (y₃, y₄) alone (measured: ⟨cos 2φ⟩ after 300 steps 0.11 → 0.18 for v₂ = 0.2).
+(z, c) particles are i.i.d.: every event correlation (multiplicity–pT …) is carried by z.
 """
 
 from __future__ import annotations
@@ -25,21 +23,10 @@ from torch.nn import functional as F
 from qcdgen.errors import InputError
 
 SOLVERS = ("euler", "heun")
-#: extra inputs Re, Im (y₃ + i y₄)^n: smooth, and cos nφ, sin nφ on the unit circle
-HARMONICS = (2, 3)
-#: the ODE state is kept in [−Y_BOX, Y_BOX]^4 (standardised units) while integrating
+#: dimension of y
+DIM = 2
+#: the ODE state is kept in [−Y_BOX, Y_BOX]^2 (standardised units) while integrating
 Y_BOX = 12.0
-
-
-def harmonic_features(y: torch.Tensor) -> torch.Tensor:
-    """y [..., 4] → [y, Re w^n, Im w^n for n in HARMONICS], w = y₃ + i y₄."""
-    a, b = y[..., 2:3], y[..., 3:4]
-    re, im, feats = a, b, [y]
-    for n in range(2, max(HARMONICS) + 1):
-        re, im = re * a - im * b, re * b + im * a
-        if n in HARMONICS:
-            feats += [re, im]
-    return torch.cat(feats, -1)
 
 
 def fourier_time(t: torch.Tensor, n: int) -> torch.Tensor:
@@ -55,21 +42,21 @@ class MomentumDecoder(nn.Module):
     def __init__(self, n_species: int, context_dim: int, hidden: int = 128, layers: int = 3, time_features: int = 6):
         super().__init__()
         self.hidden, self.layers, self.time_features = hidden, layers, time_features
-        self.inp = nn.Linear(4 + 2 * len(HARMONICS), hidden)
+        self.inp = nn.Linear(DIM, hidden)
         self.time = nn.Linear(2 * time_features + 1, hidden, bias=False)
         self.species = nn.Embedding(n_species, hidden)
         self.event = nn.Linear(context_dim, hidden * (1 + 2 * layers))
         self.blocks = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
-        self.out = nn.Linear(hidden, 4)
+        self.out = nn.Linear(hidden, DIM)
 
     def context(self, event_in: torch.Tensor) -> torch.Tensor:
         """Per-event projection of (z, c) [E, d + C] → [E, hidden·(1 + 2·layers)], computed once per event."""
         return self.event(event_in)
 
     def velocity(self, y: torch.Tensor, t: torch.Tensor, species: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
-        """v(y, t): y [..., 4], t broadcastable to y[..., 0], species like y[..., 0], ctx broadcastable to [..., H']."""
+        """v(y, t): y [..., 2], t broadcastable to y[..., 0], species like y[..., 0], ctx broadcastable to [..., H']."""
         hid = self.hidden
-        h = self.inp(harmonic_features(y)) + self.time(fourier_time(t, self.time_features))
+        h = self.inp(y) + self.time(fourier_time(t, self.time_features))
         h = h + self.species(species) + ctx[..., :hid]
         for i, block in enumerate(self.blocks):
             gain = ctx[..., hid * (1 + 2 * i):hid * (2 + 2 * i)]
@@ -79,7 +66,7 @@ class MomentumDecoder(nn.Module):
 
     def loss(self, y1: torch.Tensor, species: torch.Tensor, mask: torch.Tensor, ctx: torch.Tensor,
              generator: torch.Generator) -> torch.Tensor:
-        """Flow-matching MSE averaged over the valid particles: y1 [B, k, 4], species/mask [B, k], ctx [B, H']."""
+        """Flow-matching MSE averaged over the valid particles: y1 [B, k, 2], species/mask [B, k], ctx [B, H']."""
         x0 = torch.randn(y1.shape, generator=generator, device=y1.device, dtype=y1.dtype)
         t = torch.rand(y1.shape[:-1], generator=generator, device=y1.device, dtype=y1.dtype)
         yt = (1 - t[..., None]) * x0 + t[..., None] * y1
@@ -90,10 +77,10 @@ class MomentumDecoder(nn.Module):
     @torch.no_grad()
     def sample(self, species: torch.Tensor, ctx: torch.Tensor, n_steps: int, solver: str,
                generator: torch.Generator) -> torch.Tensor:
-        """Integrate noise → data for particles species [P] with per-particle contexts ctx [P, H'] → y [P, 4]."""
+        """Integrate noise → data for particles species [P] with per-particle contexts ctx [P, H'] → y [P, 2]."""
         if solver not in SOLVERS:
             raise InputError(f"solver must be one of {SOLVERS}, got {solver!r}")
-        y = torch.randn((len(species), 4), generator=generator, device=ctx.device, dtype=ctx.dtype)
+        y = torch.randn((len(species), DIM), generator=generator, device=ctx.device, dtype=ctx.dtype)
         h = 1.0 / n_steps
         for i in range(n_steps):
             t = torch.full((), i * h, device=y.device, dtype=y.dtype)
@@ -104,6 +91,6 @@ class MomentumDecoder(nn.Module):
                 v2 = self.velocity((y + h * v).clamp(-Y_BOX, Y_BOX), t + h, species, ctx)
                 y = y + 0.5 * h * (v + v2)
             # standardised data live within a few units; an untrained field must not run off to inf
-            # through the cubic harmonic features (the sampler clamps and counts outliers afterwards)
+            # (the sampler clamps and counts outliers afterwards)
             y = y.clamp(-Y_BOX, Y_BOX)
         return y

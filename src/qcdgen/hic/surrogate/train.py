@@ -35,7 +35,7 @@ from qcdgen.stats._validate import check_positive_int
 from qcdgen.train import TrainSettings, train_model
 from qcdgen.train.distributed import distributed_context, local_device
 
-TERMS = ("flow_matching", "species", "multiplicity", "kl", "prior")
+TERMS = ("flow_matching", "species", "multiplicity", "kl", "prior", "harmonics")
 FIELDS = ("x", "species", "mask", "n", "summaries", "cond")
 PARTS = ("all", "decoder")
 
