@@ -99,10 +99,11 @@ def register(commands) -> None:
     validate.add_argument("--device", default="cpu")
     validate.set_defaults(run=run_validate)
 
-    from qcdgen.cli import lattice_flow, lattice_path
+    from qcdgen.cli import lattice_compare, lattice_flow, lattice_path
 
     lattice_flow.register(sub)
     lattice_path.register(sub)
+    lattice_compare.register(sub)
 
 
 def run_hmc(args: argparse.Namespace) -> int:

@@ -87,7 +87,7 @@ def run_flow_train(args: argparse.Namespace) -> int:
 
 
 def print_train_summary(out, model) -> None:
-    from qcdgen.lattice.flow_sampler import free_field_log_z
+    from qcdgen.lattice.exact import exact_log_partition
 
     s, ev = model.settings, model.evaluation
     print(f"wrote {out}: {s.coupling} flow, {s.layers} layers{' + spectral' if s.spectral else ''}, trained "
@@ -96,7 +96,7 @@ def print_train_summary(out, model) -> None:
           f"(batch ESS/N {model.ess_values[-1]:.3f})")
     print(f"  on {ev['samples']} fresh samples: F_q = {ev['loss']:.5f} ± {ev['loss_error']:.2g}, "
           f"KL = F_q + log Z = {ev['kl']:.4g} ± {ev['kl_error']:.2g}, ESS/N {ev['ess']:.4f}")
-    exact = free_field_log_z(model.action)
+    exact = exact_log_partition(model.action)
     line = f"  log Z = {ev['log_z']:.5f} ± {ev['log_z_error']:.2g}"
     if exact is not None:
         pull = (ev["log_z"] - exact) / ev["log_z_error"] if ev["log_z_error"] > 0 else math.nan

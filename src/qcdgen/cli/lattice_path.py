@@ -60,7 +60,8 @@ def _estimate(value: float, error: float) -> str:
 
 def run_path_train(args: argparse.Namespace) -> int:
     from qcdgen.lattice.actions import Phi4Action
-    from qcdgen.lattice.path_sampler import PathSettings, exact_log_partition, pull, train_lattice_path_sampler
+    from qcdgen.lattice.exact import exact_log_partition
+    from qcdgen.lattice.path_sampler import PathSettings, pull, train_lattice_path_sampler
 
     action = Phi4Action(size=args.size, kappa=args.kappa, lam=args.lam, dim=args.dim)
     given = dict(time_steps=args.time_steps, sigma=args.sigma, sigma0=args.sigma0, channels=args.channels,

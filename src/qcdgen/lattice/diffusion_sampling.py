@@ -24,7 +24,7 @@ from qcdgen.diffusion import flow_sample, reverse_sde_sample
 from qcdgen.errors import InputError
 from qcdgen.io import Ensemble, check_writable, write_ensemble
 from qcdgen.lattice.diffusion_training import load_model
-from qcdgen.lattice.metropolis import draw_proposals, metropolis_correct
+from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
 from qcdgen.mcmc import MALA
 from qcdgen.runtime import make_generator, resolve_device
 from qcdgen.stats import Estimate
@@ -149,31 +149,16 @@ def sample_lattice_diffusion(model_path: str | Path, out: str | Path, settings: 
 def _attrs(model, model_path, result: SampleResult) -> dict:
     s = result.settings
     sampler = f"diffusion-{s.sampler}" + ("+imh" if s.metropolis else "") + (f"+mala{s.mala_steps}" if s.mala_steps else "")
-    return {
-        **model.action.to_dict(),
-        "sampler": sampler,
-        "exact": int(result.exact),
-        "seed": s.seed,
-        "model_file": str(Path(model_path).resolve()),
-        "training_file": model.training_file,
-        "heldout_fraction": model.settings.heldout_fraction,
-        "sde": json_dict(model.sde.to_dict()),
-        "sample_settings": json_dict(asdict(s)),
-        "divergence": result.divergence,
-        "acceptance": result.acceptance,
-        "acceptance_error": result.acceptance_error,
-        "importance_ess": result.importance_ess,
-        "tau_int_abs_m": result.tau_int_abs_m.value,
-        "tau_int_abs_m_error": result.tau_int_abs_m.error,
-        "log_z": result.log_z.value,
-        "log_z_error": result.log_z.error,
-        "mala_acceptance": result.mala_acceptance,
-        "proposals_per_second": result.proposals_per_second,
-        "sampling_seconds": result.seconds,
-        "train_seconds": model.train_seconds,
-        "loss_steps": [int(v) for v in model.loss_steps],
-        "loss_values": [float(v) for v in model.loss_values],
-    }
+    summary = MetropolisSummary(acceptance=result.acceptance, acceptance_error=result.acceptance_error,
+                                importance_ess=result.importance_ess, tau_int_abs_m=result.tau_int_abs_m,
+                                log_z=result.log_z)
+    return ensemble_attrs(model.action, sampler=sampler, exact=result.exact, seed=s.seed, model_path=model_path,
+                          summary=summary, proposals_per_second=result.proposals_per_second, seconds=result.seconds,
+                          train_seconds=model.train_seconds, loss_steps=model.loss_steps,
+                          loss_values=model.loss_values, training_file=model.training_file,
+                          heldout_fraction=model.settings.heldout_fraction, sde=json_dict(model.sde.to_dict()),
+                          sample_settings=json_dict(asdict(s)), divergence=result.divergence,
+                          mala_acceptance=result.mala_acceptance)
 
 
 def json_dict(d: dict) -> dict:

@@ -93,8 +93,11 @@ def split_heldout(chain: np.ndarray, fraction: float) -> np.ndarray:
 
 def build_score_model(settings: DiffusionSettings, action: Phi4Action,
                       gaussian: StationaryGaussian | None) -> ScoreModel:
-    net = PeriodicScoreCNN(dim=action.dim, channels=settings.channels, blocks=settings.blocks,
-                           odd=settings.odd)
+    """The score model; its initial weights depend only on ``settings.seed`` (not on torch's global state)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        net = PeriodicScoreCNN(dim=action.dim, channels=settings.channels, blocks=settings.blocks,
+                               odd=settings.odd)
     return ScoreModel(net, settings.make_sde(), gaussian)
 
 

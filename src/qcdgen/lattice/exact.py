@@ -57,6 +57,13 @@ def free_log_partition(size: int, kappa: float, dim: int) -> float:
     return float(0.5 * torch.log(2.0 * math.pi / kernel).sum())
 
 
+def exact_log_partition(action: Phi4Action) -> float | None:
+    """The exact log Z of ``action`` when it is known (the free field, λ = 0), else None."""
+    if action.lam != 0:
+        return None
+    return free_log_partition(action.size, action.kappa, action.dim)
+
+
 def one_site_moment(lam: float, power: int) -> float:
     """⟨φ^power⟩ for the single-site weight e^{−(1−2λ)φ² − λφ⁴} (κ = 0), by quadrature."""
     if lam < 0 or (lam == 0 and power < 0):

@@ -26,7 +26,7 @@ from qcdgen.flows import AffineCoupling, Flow, SpectralScale, SplineCoupling, St
 from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.diffusion_sampling import json_dict
-from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, metropolis_correct
+from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
 from qcdgen.mcmc import log_partition_estimate
 from qcdgen.mcmc.independence import importance_ess
 from qcdgen.runtime import make_generator, resolve_device
@@ -297,33 +297,13 @@ def sample_lattice_flow(model_path: str | Path, out: str | Path, configs: int, m
 
 
 def _attrs(model: LatticeFlowModel, model_path, result: FlowSampleResult, seed: int, sample_settings: dict) -> dict:
-    summary = result.metropolis if result.metropolis is not None else MetropolisSummary()
-    return {
-        **model.action.to_dict(),
-        "sampler": result.sampler,
-        "exact": int(result.metropolis is not None),
-        "seed": seed,
-        "model_file": str(Path(model_path).resolve()),
-        "flow_settings": json_dict(model.settings.to_dict()),
-        "sample_settings": json_dict(sample_settings),
-        **summary.attrs(),
-        "proposals_per_second": result.proposals_per_second,
-        "sampling_seconds": result.seconds,
-        "train_seconds": model.train_seconds,
-        "train_restarts": len(model.restarts),
-        "loss_steps": [int(v) for v in model.loss_steps],
-        "loss_values": [float(v) for v in model.loss_values],
-    }
-
-
-def free_field_log_z(action: Phi4Action) -> float | None:
-    """The exact log Z when the action is free (λ = 0), else None."""
-    if action.lam != 0:
-        return None
-    from qcdgen.lattice.exact import free_log_partition
-
-    return free_log_partition(action.size, action.kappa, action.dim)
+    return ensemble_attrs(model.action, sampler=result.sampler, exact=result.metropolis is not None, seed=seed,
+                          model_path=model_path, summary=result.metropolis,
+                          proposals_per_second=result.proposals_per_second, seconds=result.seconds,
+                          train_seconds=model.train_seconds, loss_steps=model.loss_steps,
+                          loss_values=model.loss_values, flow_settings=json_dict(model.settings.to_dict()),
+                          sample_settings=json_dict(sample_settings), train_restarts=len(model.restarts))
 
 
 __all__ = ["FlowSettings", "LatticeFlowModel", "FlowSampleResult", "build_flow", "train_lattice_flow",
-           "load_flow_model", "save_flow_model", "sample_lattice_flow", "evaluate_flow", "free_field_log_z"]
+           "load_flow_model", "save_flow_model", "sample_lattice_flow", "evaluate_flow"]

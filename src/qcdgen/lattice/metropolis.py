@@ -103,3 +103,26 @@ def draw_proposals(draw, configs: int, batch_size: int, generator: torch.Generat
             log_qs.append(log_q.detach().double().cpu())
             loop.step(status=f"{sum(len(b) for b in xs)} configs")
     return torch.cat(xs), torch.cat(log_qs), seconds
+
+
+def ensemble_attrs(action, *, sampler: str, exact: bool, seed: int, model_path, summary: MetropolisSummary | None,
+                   proposals_per_second: float, seconds: float, train_seconds: float, loss_steps, loss_values,
+                   **extra) -> dict:
+    """The HDF5 attributes every generative lattice sampler writes (read by :mod:`~qcdgen.lattice.validation`).
+
+    ``extra`` adds sampler-specific plain values (settings dicts must already be JSON-able).
+    """
+    return {
+        **action.to_dict(),
+        "sampler": sampler,
+        "exact": int(exact),
+        "seed": seed,
+        "model_file": str(Path(model_path).resolve()),
+        **(summary if summary is not None else MetropolisSummary()).attrs(),
+        "proposals_per_second": proposals_per_second,
+        "sampling_seconds": seconds,
+        "train_seconds": train_seconds,
+        "loss_steps": [int(v) for v in loss_steps],
+        "loss_values": [float(v) for v in loss_values],
+        **extra,
+    }

@@ -28,7 +28,7 @@ from qcdgen.errors import InputError
 from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.diffusion_sampling import json_dict
-from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, metropolis_correct
+from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
 from qcdgen.nn import PeriodicScoreCNN
 from qcdgen.runtime import make_generator, resolve_device
 from qcdgen.stats import Estimate
@@ -244,36 +244,19 @@ def sample_lattice_path_sampler(model_path: str | Path, out: str | Path, configs
 
 
 def _attrs(model: LatticePathModel, model_path, result: PathSampleResult) -> dict:
-    imh = result.summary.attrs() if result.summary is not None else MetropolisSummary().attrs()
-    imh.update({"importance_ess": result.importance_ess, "log_z": result.log_z.value,
-                "log_z_error": result.log_z.error})
-    return {
-        **model.action.to_dict(),
-        "sampler": f"path-{model.settings.loss}" + ("+imh" if result.metropolis else ""),
-        "exact": int(result.exact),
-        "seed": result.seed,
-        "model_file": str(Path(model_path).resolve()),
-        "path_settings": json_dict(model.settings.to_dict()),
-        "sample_settings": json_dict({"configs": result.configs, "metropolis": result.metropolis,
-                                      "chains": result.chains, "seed": result.seed}),
-        **imh,
-        "mean_work": result.mean_work.value,
-        "mean_work_error": result.mean_work.error,
-        "proposals_per_second": result.proposals_per_second,
-        "sampling_seconds": result.seconds,
-        "train_seconds": model.train_seconds,
-        "loss_steps": [int(v) for v in model.loss_steps],
-        "loss_values": [float(v) for v in model.loss_values],
-    }
-
-
-def exact_log_partition(action: Phi4Action) -> float | None:
-    """Exact log Z when known (free field, λ = 0), else None."""
-    if action.lam != 0:
-        return None
-    from qcdgen.lattice.exact import free_log_partition
-
-    return free_log_partition(action.size, action.kappa, action.dim)
+    attrs = ensemble_attrs(
+        model.action, sampler=f"path-{model.settings.loss}" + ("+imh" if result.metropolis else ""),
+        exact=result.exact, seed=result.seed, model_path=model_path, summary=result.summary,
+        proposals_per_second=result.proposals_per_second, seconds=result.seconds,
+        train_seconds=model.train_seconds, loss_steps=model.loss_steps, loss_values=model.loss_values,
+        path_settings=json_dict(model.settings.to_dict()),
+        sample_settings=json_dict({"configs": result.configs, "metropolis": result.metropolis,
+                                   "chains": result.chains, "seed": result.seed}),
+        mean_work=result.mean_work.value, mean_work_error=result.mean_work.error)
+    # the work-based estimates use every proposal (also without Metropolis)
+    attrs.update({"importance_ess": result.importance_ess, "log_z": result.log_z.value,
+                  "log_z_error": result.log_z.error})
+    return attrs
 
 
 def pull(value: float, error: float, exact: float) -> float:
