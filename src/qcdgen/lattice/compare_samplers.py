@@ -44,6 +44,8 @@ HMC_SAMPLERS = ("hmc", "hmc-fa")
 PRESET_NAMES = ("quick", "study")
 ROW_KIND = "sampler-study-row"
 MIN_DIFFUSION_PROPOSALS = 64
+#: fewer independent configurations than this: the chain's error bars (and pulls) are flagged unreliable
+RELIABLE_INDEPENDENT = 50
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,12 @@ class SamplerRow:
         return 2.0 * self.tau_int / self.configs_per_second if self.configs_per_second > 0 else math.nan
 
     @property
+    def independent_configs(self) -> float:
+        """N/(2 τ_int): independent configurations behind the validation. Below ``RELIABLE_INDEPENDENT``
+        the Γ-method error (and so the pull) of a sticky Metropolis chain is not trustworthy."""
+        return self.configs / (2.0 * self.tau_int) if self.tau_int > 0 else math.nan
+
+    @property
     def cost_error(self) -> float:
         """Error of :attr:`cost` from the error of τ_int (the rate is taken as exact)."""
         return 2.0 * self.tau_int_error / self.configs_per_second if self.configs_per_second > 0 else math.nan
@@ -245,6 +253,7 @@ class SamplerRow:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["cost_seconds"], d["cost_error_seconds"] = self.cost, self.cost_error
+        d["independent_configs"] = self.independent_configs
         if self.payoff_configs is not None and math.isinf(self.payoff_configs):
             d["payoff_configs"] = "never"
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
@@ -284,7 +293,7 @@ class SamplerStudy:
         """Plain-text table, one line per sampler × L × κ; '~' marks an approximate Metropolis step."""
         header = (f"{'sampler':<10} {'L':>3} {'kappa':>6} {'train s':>8} {'cfg/s':>9} {'acceptance':>14} "
                   f"{'ESS/N':>6} {'tau_int(|M|)':>15} {'s/indep cfg':>19} {'payoff':>9} {'log Z':>19} "
-                  f"{'|pull|':>6} {'valid':>5}")
+                  f"{'N_ind':>7} {'|pull|':>6} {'valid':>5}")
         lines = [header, "-" * len(header)]
         for r in self.rows:
             train = "-" if r.train_seconds is None else f"{r.train_seconds + (r.data_seconds or 0.0):.1f}"
@@ -299,11 +308,13 @@ class SamplerStudy:
             valid = "ref" if r.passed is None else ("PASS" if r.passed else "FAIL")
             ess = "-" if r.importance_ess is None else f"{r.importance_ess:.3f}"
             name = r.sampler + ("" if r.exact else "~")
+            n_ind = r.independent_configs
+            n_ind_text = "nan" if not math.isfinite(n_ind) else f"{n_ind:.0f}" + ("!" if n_ind < RELIABLE_INDEPENDENT else "")
             lines.append(
                 f"{name:<10} {r.size:>3} {r.kappa:>6.3f} {train:>8} {r.configs_per_second:>9.4g} "
                 f"{_pm(r.acceptance, r.acceptance_error, '.3f'):>14} {ess:>6} "
                 f"{_pm(r.tau_int, r.tau_int_error, '.2f'):>15} {_pm(r.cost, r.cost_error, '.2e'):>19} "
-                f"{payoff:>9} {log_z:>19} {pull:>6} {valid:>5}")
+                f"{payoff:>9} {log_z:>19} {n_ind_text:>7} {pull:>6} {valid:>5}")
         lines += ["",
                   "cfg/s: HMC trajectories or generator proposals per second, every chain/proposal of the batch "
                   "counted; tau_int in those configurations;",
@@ -312,7 +323,9 @@ class SamplerStudy:
                   "payoff = independent configurations after which training has paid off against the cheaper HMC; "
                   "validation against plain HMC (|pull| < "
                   f"{self.settings.max_abs_pull:g});",
-                  "'~' = Hutchinson log q: the Metropolis step is only approximately exact."]
+                  "'~' = Hutchinson log q: the Metropolis step is only approximately exact;",
+                  f"N_ind = configs / (2 tau_int); '!' = fewer than {RELIABLE_INDEPENDENT}: a sticky chain whose "
+                  "Gamma-method errors, and so its pulls, are not trustworthy."]
         return "\n".join(lines)
 
 
