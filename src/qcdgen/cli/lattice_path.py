@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from qcdgen.cli.lattice_sampling_args import add_sampling_arguments
 
 
 def register(sub) -> None:
@@ -41,16 +42,7 @@ def register(sub) -> None:
 
     sample = sub.add_parser("path-sample", help="generate configurations with a trained path sampler (HDF5)")
     sample.add_argument("model", help="model file from qcdgen lattice path-train")
-    sample.add_argument("--configs", type=int, required=True, help="number of proposals / configurations")
-    sample.add_argument("--out", required=True, help="output HDF5 ensemble")
-    sample.add_argument("--metropolis", action=argparse.BooleanOptionalAction, default=True,
-                        help="independence Metropolis-Hastings in path space with weight exp(-W) (exact; default on)")
-    sample.add_argument("--chains", type=int, default=1, help="independent Metropolis chains (default 1)")
-    sample.add_argument("--batch-size", type=int, default=500, help="paths per batch (default 500)")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sample.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    sample.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
-    sample.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_sampling_arguments(sample, "paths", 500, "independence Metropolis-Hastings in path space with weight exp(-W) (exact; default on)")
     sample.set_defaults(run=run_path_sample)
 
 

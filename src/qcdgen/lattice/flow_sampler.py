@@ -26,7 +26,8 @@ from qcdgen.flows import AffineCoupling, Flow, SpectralScale, SplineCoupling, St
 from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.diffusion_sampling import json_dict
-from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
+from qcdgen.lattice.metropolis import (MetropolisSummary, check_sampling_args, draw_proposals, ensemble_attrs,
+                                      metropolis_correct)
 from qcdgen.mcmc import log_partition_estimate
 from qcdgen.mcmc.independence import importance_ess
 from qcdgen.runtime import make_generator, resolve_device
@@ -258,12 +259,8 @@ def sample_lattice_flow(model_path: str | Path, out: str | Path, configs: int, m
                         stop_after: int | None = None) -> FlowSampleResult:
     """Draw ``configs`` proposals x ~ q with log q, correct them by independence Metropolis (exact),
     and write the HDF5 ensemble ``out``. Resumes from ``checkpoint`` (default ``OUT.ckpt.pt``)."""
-    check_positive_int(configs, "--configs", minimum=2)
-    check_positive_int(chains, "--chains")
-    check_positive_int(batch_size, "--batch-size")
+    check_sampling_args(configs, chains, batch_size, metropolis)
     check_positive_int(seed, "--seed", minimum=0)
-    if metropolis and configs < 2 * chains:
-        raise InputError(f"--configs must be at least 2 per Metropolis chain, got {configs} for {chains} chains")
     out = check_writable(out, "ensemble")
     dev = resolve_device(device)
     model = load_flow_model(model_path, dev)

@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qcdgen.errors import InputError
 from qcdgen.io import load_matching_checkpoint, save_checkpoint
 from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import independence_metropolis, log_partition_estimate
 from qcdgen.runtime import CheckpointedLoop
 from qcdgen.stats import Estimate, gamma_method
+from qcdgen.stats._validate import check_positive_int
 
 
 @dataclass
@@ -70,6 +72,15 @@ def metropolis_correct(action, phi: torch.Tensor, log_q: torch.Tensor, generator
                                 importance_ess=imh.importance_ess, tau_int_abs_m=tau_int_abs_m(out, imh.chain),
                                 log_z=Estimate(*log_z))
     return out, imh.chain, summary
+
+
+def check_sampling_args(configs: int, chains: int, batch_size: int, metropolis: bool) -> None:
+    """Refuse bad ``--configs``, ``--chains``, ``--batch-size`` before any work (InputError naming the flag)."""
+    check_positive_int(configs, "--configs", minimum=2)
+    check_positive_int(chains, "--chains")
+    check_positive_int(batch_size, "--batch-size")
+    if metropolis and configs < 2 * chains:
+        raise InputError(f"--configs must be at least 2 per Metropolis chain, got {configs} for {chains} chains")
 
 
 def draw_proposals(draw, configs: int, batch_size: int, generator: torch.Generator, checkpoint: Path,

@@ -28,7 +28,8 @@ from qcdgen.errors import InputError
 from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.diffusion_sampling import json_dict
-from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
+from qcdgen.lattice.metropolis import (MetropolisSummary, check_sampling_args, draw_proposals, ensemble_attrs,
+                                      metropolis_correct)
 from qcdgen.nn import PeriodicScoreCNN
 from qcdgen.runtime import make_generator, resolve_device
 from qcdgen.stats import Estimate
@@ -204,11 +205,7 @@ def sample_lattice_path_sampler(model_path: str | Path, out: str | Path, configs
     Without ``metropolis`` the endpoints x_K are written as they are (biased, ``exact = 0``).
     Interrupted runs resume from ``checkpoint`` (default ``OUT.ckpt.pt``).
     """
-    check_positive_int(configs, "--configs", minimum=2)
-    check_positive_int(chains, "--chains")
-    check_positive_int(batch_size, "--batch-size")
-    if metropolis and configs < 2 * chains:
-        raise InputError(f"--configs must be at least 2 per Metropolis chain, got {configs} for {chains} chains")
+    check_sampling_args(configs, chains, batch_size, metropolis)
     out = check_writable(out, "ensemble")
     dev = resolve_device(device)
     model = load_path_model(model_path, dev)
