@@ -167,6 +167,24 @@ def test_encoder_is_permutation_invariant_and_ignores_padding():
     assert torch.allclose(z, wider, atol=1e-6, rtol=0)
 
 
+def test_azimuthal_term_sees_the_whole_subsample_and_the_rest_only_the_leading_slots():
+    """forward(particles=k) on a 2k-slot batch: every term but the azimuthal one equals that of the first k
+    slots alone (same random draws), and the azimuthal one differs (it uses all 2k)."""
+    model = build_surrogate(SurrogateConfig(n_species=3, n_summaries=2, n_conditions=1, **SMALL), seed=0)
+    x, species, mask, summ = _random_batch()
+    mask = torch.ones_like(mask)
+    k = x.shape[1] // 2
+    batch = dict(n=mask.sum(1), summaries=summ, cond=torch.zeros(3, 1))
+    split = model(x=x, species=species, mask=mask, particles=k, generator=torch.Generator().manual_seed(4), **batch)
+    alone = model(x=x[:, :k], species=species[:, :k], mask=mask[:, :k], generator=torch.Generator().manual_seed(4),
+                  **batch)
+    for term in ("flow_matching", "species", "multiplicity", "kl", "prior"):
+        assert torch.equal(split[term], alone[term]), term
+    assert not torch.equal(split["harmonics"], alone["harmonics"])
+    with pytest.raises(InputError):
+        model(x=x, species=species, mask=mask, particles=0, generator=torch.Generator(), **batch)
+
+
 def test_bad_inputs_are_refused():
     model = build_surrogate(SurrogateConfig(n_species=3, n_summaries=2, n_conditions=1, **SMALL), seed=0)
     x, species, mask, summ = _random_batch()

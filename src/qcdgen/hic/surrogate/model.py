@@ -85,6 +85,7 @@ class SurrogateConfig:
     harmonic_weight: float = 1.0
     harmonic_hidden: int = 64
     harmonic_proposals: int = 32
+    harmonic_particles: int = 2048
     max_multiplicity: int = 100_000
     disjoint_encoder: bool = True
 
@@ -213,8 +214,14 @@ class EventSurrogate(nn.Module):
         return self.encoder(self.standardise(x), species, mask, s)
 
     def forward(self, *, x: torch.Tensor, species: torch.Tensor, mask: torch.Tensor, n: torch.Tensor,
-                summaries: torch.Tensor, cond: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+                summaries: torch.Tensor, cond: torch.Tensor, generator: torch.Generator,
+                particles: int | None = None) -> dict[str, torch.Tensor]:
         """Training loss terms (scalars) and their weighted total ``loss``:
+
+        The batch holds a random-order particle subsample per event; the first ``particles`` slots
+        (all if None) feed the encoder and the per-particle momentum and species losses, every slot
+        feeds the azimuthal marginal likelihood (cheap per particle, and its flow-vector posterior
+        sharpens as 1/√P: with a few hundred particles it is as wide as v₂ itself).
 
         flow_matching (per valid particle), species (cross-entropy per valid particle), multiplicity
         (NB −log P(n) per event), kl (fixed-σ_z posterior vs N(0, I), per event), prior (−log p(z̃|c)
@@ -223,7 +230,11 @@ class EventSurrogate(nn.Module):
         """
         cfg = self.config
         self.check_batch(x, species, mask, n, summaries, cond)
-        all_mask = mask
+        x_all, species_all, all_mask = x, species, mask
+        if particles is not None:
+            if isinstance(particles, bool) or not isinstance(particles, int) or particles < 1:
+                raise InputError(f"particles must be an integer >= 1, got {particles!r}")
+            x, species, mask = x[:, :particles], species[:, :particles], mask[:, :particles]
         if cfg.disjoint_encoder:  # even slots feed the encoder, odd slots the per-particle losses
             even = torch.arange(mask.shape[1], device=mask.device) % 2 == 0
             enc_mask, mask = mask & even, mask & ~even
@@ -245,10 +256,10 @@ class EventSurrogate(nn.Module):
         fm = self.decoder.loss(y, safe_species, mask, self.decoder.context(ev), generator)
         prior = -self.prior.log_prob(z.detach(), cond).mean()
         # azimuths: every particle of the subsample (z is blind to them, so no disjoint split is needed)
-        safe_all = torch.where(all_mask, species, 0)
-        y_all = self.standardise(torch.where(all_mask[..., None], x, 0.0))
+        safe_all = torch.where(all_mask, species_all, 0)
+        y_all = self.standardise(torch.where(all_mask[..., None], x_all, 0.0))
         w_all = all_mask.to(mu.dtype)
-        bound = self.harmonics.marginal_log_likelihood(x[..., 2] * w_all, y_all, safe_all, w_all, ev, generator)
+        bound = self.harmonics.marginal_log_likelihood(x_all[..., 2] * w_all, y_all, safe_all, w_all, ev, generator)
         harm = -bound.sum() / w_all.sum().clamp_min(1.0) - math.log(2 * math.pi)
         loss = (fm + cfg.species_weight * ce + cfg.multiplicity_weight * nb + cfg.kl_weight * kl + prior
                 + cfg.harmonic_weight * harm)

@@ -124,13 +124,14 @@ def _run(model: EventSurrogate, data, settings: TrainSettings, *, k_particles: i
          meta: dict, progress: bool, stop_after: int | None, description: str, device: torch.device):
     """Drive :func:`train_model` with event indices as rows; returns (TrainResult, per-term curves)."""
     rows = torch.arange(len(data), device=device, dtype=torch.float64)[:, None]
+    harmonic_particles = model.config.harmonic_particles  # the azimuthal term sees a bigger subsample
     window: dict[str, list[torch.Tensor]] = {t: [] for t in TERMS}
     curves: dict[str, list[float]] = {t: [] for t in TERMS}
     bad: list[str] = []
 
     def loss_fn(trained, idx, generator):
-        batch = _tensors(data.batch(idx[:, 0].long(), k_particles, generator), device)
-        terms = trained(**batch, generator=generator)
+        batch = _tensors(data.batch(idx[:, 0].long(), max(k_particles, harmonic_particles), generator), device)
+        terms = trained(**batch, generator=generator, particles=k_particles)
         bad[:] = [t for t in TERMS if not torch.isfinite(terms[t])]
         for t in TERMS:
             window[t].append(terms[t].detach())
