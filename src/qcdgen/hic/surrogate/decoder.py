@@ -55,13 +55,26 @@ class MomentumDecoder(nn.Module):
 
     def velocity(self, y: torch.Tensor, t: torch.Tensor, species: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
         """v(y, t): y [..., 2], t broadcastable to y[..., 0], species like y[..., 0], ctx broadcastable to [..., H']."""
+        return self._field(y, t, self._conditioning(species, ctx))
+
+    def _conditioning(self, species: torch.Tensor, ctx: torch.Tensor, contiguous: bool = False):
+        """The y- and t-independent parts of v: (input offset, [(1 + gain, shift) per block]).
+
+        ``contiguous`` copies them out of the packed context once, for the many evaluations of an ODE solve.
+        """
         hid = self.hidden
-        h = self.inp(y) + self.time(fourier_time(t, self.time_features))
-        h = h + self.species(species) + ctx[..., :hid]
-        for i, block in enumerate(self.blocks):
-            gain = ctx[..., hid * (1 + 2 * i):hid * (2 + 2 * i)]
-            shift = ctx[..., hid * (2 + 2 * i):hid * (3 + 2 * i)]
-            h = h + block(F.silu(h) * (1 + gain) + shift)
+        base = self.species(species) + ctx[..., :hid]
+        films = [(1 + ctx[..., hid * (1 + 2 * i):hid * (2 + 2 * i)], ctx[..., hid * (2 + 2 * i):hid * (3 + 2 * i)])
+                 for i in range(self.layers)]
+        if contiguous:
+            films = [(g.expand_as(base).contiguous(), b.expand_as(base).contiguous()) for g, b in films]
+        return base, films
+
+    def _field(self, y: torch.Tensor, t: torch.Tensor, conditioning) -> torch.Tensor:
+        base, films = conditioning
+        h = self.inp(y) + self.time(fourier_time(t, self.time_features)) + base
+        for block, (gain, shift) in zip(self.blocks, films):
+            h = h + block(torch.addcmul(shift, F.silu(h), gain))
         return self.out(F.silu(h))
 
     def loss(self, y1: torch.Tensor, species: torch.Tensor, mask: torch.Tensor, ctx: torch.Tensor,
@@ -81,14 +94,15 @@ class MomentumDecoder(nn.Module):
         if solver not in SOLVERS:
             raise InputError(f"solver must be one of {SOLVERS}, got {solver!r}")
         y = torch.randn((len(species), DIM), generator=generator, device=ctx.device, dtype=ctx.dtype)
+        fixed = self._conditioning(species, ctx, contiguous=True)
         h = 1.0 / n_steps
         for i in range(n_steps):
             t = torch.full((), i * h, device=y.device, dtype=y.dtype)
-            v = self.velocity(y, t, species, ctx)
+            v = self._field(y, t, fixed)
             if solver == "euler":
                 y = y + h * v
             else:
-                v2 = self.velocity((y + h * v).clamp(-Y_BOX, Y_BOX), t + h, species, ctx)
+                v2 = self._field((y + h * v).clamp(-Y_BOX, Y_BOX), t + h, fixed)
                 y = y + 0.5 * h * (v + v2)
             # standardised data live within a few units; an untrained field must not run off to inf
             # (the sampler clamps and counts outliers afterwards)

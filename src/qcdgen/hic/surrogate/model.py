@@ -277,9 +277,14 @@ def build_surrogate(config: SurrogateConfig, seed: int = 0, device: str | torch.
     return model.to(dev)
 
 
+#: default particles per decoding chunk: cache-sized on the CPU (measured: 2048 particles decode 2× faster
+#: per particle than 8192 or more, 1 thread), large on a GPU (occupancy)
+CPU_CHUNK, GPU_CHUNK = 2048, 1 << 16
+
+
 @torch.no_grad()
 def sample_events(model: EventSurrogate, cond: torch.Tensor, *, n_steps: int = 8, solver: str = "heun", seed: int = 0,
-                  device: str | torch.device = "cpu", max_particles: int = 1 << 15, rotate: bool = True,
+                  device: str | torch.device = "cpu", max_particles: int | None = None, rotate: bool = True,
                   latent: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Generate one event per row of ``cond`` [E, C] (standardised conditions; [E, 0] if unconditional).
 
@@ -287,9 +292,13 @@ def sample_events(model: EventSurrogate, cond: torch.Tensor, *, n_steps: int = 8
     (float32), P = Σ n, particles grouped by event in order. φ is turned by one uniform random angle
     per event (the reaction plane of V₂) unless ``rotate=False`` (then at 0). ``latent`` [E, d] replaces
     the prior draw (e.g. encoder means, for reconstructions). Particles are decoded in chunks of at
-    most ``max_particles`` (the memory bound). The model is moved to ``device`` and put in eval mode.
+    most ``max_particles`` (the memory bound; default :data:`CPU_CHUNK` on the CPU, where chunks that
+    keep the decoder's activations in cache run twice as fast as big ones, :data:`GPU_CHUNK` on a GPU).
+    The model is moved to ``device`` and put in eval mode.
     """
     dev = resolve_device(device)
+    if max_particles is None:
+        max_particles = CPU_CHUNK if dev.type == "cpu" else GPU_CHUNK
     gen = make_generator(seed, dev)
     rng = np.random.default_rng(seed)
     cfg = model.config
