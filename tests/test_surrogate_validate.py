@@ -19,7 +19,7 @@ from qcdgen.errors import InputError
 from qcdgen.hic.events import write_events
 from qcdgen.hic.generation import make_generator
 from qcdgen.hic.surrogate import two_sample
-from qcdgen.hic.surrogate.validate import _chi2_test, _sidak, validate_events
+from qcdgen.hic.surrogate.validate import EventRow, _accuracy_check, _chi2_test, _sidak, validate_events
 
 CLASS = (60, 70)
 
@@ -82,6 +82,25 @@ def test_hanley_mcneil_matches_null_sigma_at_half():
 
 # --------------------------------------------------------------------------- same generator
 
+def _ratio_row(name, ratio, error):
+    return EventRow(name, 1.0, 0.0, ratio, error, (ratio - 1) / error, ratio=ratio, ratio_error=error)
+
+
+def test_accuracy_rule_judges_only_what_statistics_allow():
+    """Within 5 %: 1.03 ± 0.005 passes although its pull is 6; 1.08 ± 0.005 fails (6 σ beyond 5 %);
+    1.30 ± 0.20 is not judged (its error exceeds 5 %); net charge is never a ratio row."""
+    good = [_ratio_row("0-5% pi+ dN/dy", 1.03, 0.005), _ratio_row("0-5% v2{2}", 0.97, 0.01),
+            _ratio_row("0-5% v3{2}", 1.30, 0.20), _ratio_row("0-5% net charge", 3.0, 0.01)]
+    check = _accuracy_check(good, 0.05, 3.0, 0.01)
+    assert check.passed and check.values["rows_judged"] == 2 and check.values["rows"] == 3
+    bad = good + [_ratio_row("0-5% K+ <pT>", 1.08, 0.005)]
+    check = _accuracy_check(bad, 0.05, 3.0, 0.01)
+    assert not check.passed and check.values["rows_failing"] == 1 and "K+ <pT> 1.080" in check.detail
+    # 1 σ beyond the band is not significant at the Sidak threshold of 3 rows
+    assert _accuracy_check(good + [_ratio_row("0-5% K+ <pT>", 1.06, 0.01)], 0.05, 3.0, 0.01).passed
+    assert not _accuracy_check([_ratio_row("0-5% v2{2}", 1.3, 0.2)], 0.05, 3.0, 0.01).passed  # nothing judged
+
+
 def test_same_generator_passes_with_unit_pulls(same):
     res, _ = same
     assert res.passed, [c.detail for c in res.checks if not c.passed]
@@ -126,7 +145,7 @@ def test_json_shape_like_lattice_validation(same):
     row = data["rows"][0]
     assert {"observable", "reference", "reference_error", "generated", "generated_error", "pull",
             "class", "group", "ratio", "ratio_error", "tested", "flag"} <= set(row)
-    assert {c["name"] for c in data["checks"]} == {"pulls", "chi2", "classifier two-sample test"}
+    assert {c["name"] for c in data["checks"]} == {"pulls", "chi2", "accuracy 5%", "classifier two-sample test"}
 
 
 # --------------------------------------------------------------------------- different physics
@@ -174,6 +193,8 @@ def test_missing_file_and_bad_arguments(samples, tmp_path):
         validate_events(samples["a"], samples["b"], errors="sigma", progress=False)
     with pytest.raises(InputError, match="auc_threshold"):
         validate_events(samples["a"], samples["b"], auc_threshold=0.4, progress=False)
+    with pytest.raises(InputError, match="tolerance"):
+        validate_events(samples["a"], samples["b"], tolerance=0.0, progress=False)
     with pytest.raises(InputError, match="generated must be"):
         validate_events(42, samples["b"], progress=False)
     with pytest.raises(InputError, match="directory"):

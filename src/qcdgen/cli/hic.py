@@ -100,6 +100,8 @@ def register(commands) -> None:
     val.add_argument("--errors", choices=["jackknife", "bootstrap"], default="jackknife")
     val.add_argument("--max-pull", type=float, default=3.0, help="smallest pull threshold (raised for many rows; default 3)")
     val.add_argument("--auc-threshold", type=float, default=0.55)
+    val.add_argument("--tolerance", type=float, default=0.05,
+                     help="relative accuracy the headline ratios must meet where their errors allow (default 0.05)")
     val.add_argument("--seed", type=int, default=0)
     val.add_argument("--no-progress", action="store_true")
     val.set_defaults(run=run_validate)
@@ -233,7 +235,8 @@ def run_validate(args) -> int:
 
     result = validate_events(args.generated, args.reference, centrality_classes=_classes(args.centrality_classes),
                              report=args.report, errors=args.errors, seed=args.seed, max_abs_pull=args.max_pull,
-                             auc_threshold=args.auc_threshold, progress=not args.no_progress)
+                             auc_threshold=args.auc_threshold, tolerance=args.tolerance,
+                             progress=not args.no_progress)
     return print_validation(result, args.report, args.json)
 
 

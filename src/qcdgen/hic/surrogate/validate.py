@@ -36,6 +36,12 @@ Pass rules (all must hold):
    Too *small* a χ² also fails: the samples share events, or the errors are overestimated.
 3. the classifier two-sample test (:mod:`~qcdgen.hic.surrogate.two_sample`) does not tell
    the samples apart (AUC < ``auc_threshold`` or not significant).
+4. accuracy: the headline ratios (:data:`ACCURACY_ROWS`: multiplicities, dN/dy, ⟨pT⟩, spectrum
+   bins, v₂{2}, v₃{2}, v₂{4}) lie within ``tolerance`` (5 %) of 1 "where statistics allow": a row
+   whose ratio error exceeds the tolerance is not judged, a judged row fails when
+   (|r − 1| − tolerance)/σ_r exceeds the same Šidák threshold as the pulls. Rules 1–2 ask whether
+   the samples are statistically identical (at per-mille errors they catch 1 % shifts); this asks
+   whether the generator is good to the tolerance a physics use needs.
 
 Centrality: the event field ``centrality`` when both samples have it; otherwise each
 sample's mid-rank percentile of its own charged multiplicity at |η| < 0.5 (then both must be
@@ -81,6 +87,8 @@ COV_GROUPS = 20
 CUMULANT_SIGNIFICANCE = 3.0
 #: species drawn in the spectrum figures
 PLOT_SPECIES = ("charged", "pi+", "K+", "p")
+#: rows of the accuracy rule, by name suffix (net charge/baryon sit at 0, where ratios mean nothing)
+ACCURACY_ROWS = (" multiplicity", " dN/dy", "dNch/deta", " <pT>", "]", " v2{2}", " v3{2}", " v2{4}")
 #: observables drawn against centrality
 PLOT_VS_CENTRALITY = ("dNch/deta", "v2{2}", "v2{4}", "v3{2}", "v2{2,|deta|>1}", "charged <pT>", "<dpT dpT>",
                       "p <pT>")
@@ -158,12 +166,12 @@ class _ClassResult:
 
 # --------------------------------------------------------------------------- inputs
 
-def _check_args(errors, seed, max_abs_pull, auc_threshold, family_alpha, chi2_alpha, pt_bins):
+def _check_args(errors, seed, max_abs_pull, auc_threshold, family_alpha, chi2_alpha, pt_bins, tolerance):
     settings = _settings(0.8, (0.2, 5.0), 1.0, errors, 40, 200, VALIDATION_PT_BINS if pt_bins is None else pt_bins)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be an integer >= 0, got {seed!r}")
     for name, value, lo, hi in (("max_abs_pull", max_abs_pull, 0, math.inf), ("auc_threshold", auc_threshold, 0.5, 1),
-                                ("chi2_alpha", chi2_alpha, 0, 0.5)):
+                                ("chi2_alpha", chi2_alpha, 0, 0.5), ("tolerance", tolerance, 0, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo < value < hi:
             raise InputError(f"{name} must be a number in ({lo:g}, {hi:g}), got {value!r}")
     if family_alpha is not None and (isinstance(family_alpha, bool) or not isinstance(family_alpha, (int, float))
@@ -493,19 +501,20 @@ def _progress(enabled: bool):
 def validate_events(generated, reference, *, centrality_classes=None, report=None, json_path=None,
                     errors: str = "jackknife", seed: int = 0, max_abs_pull: float = 3.0,
                     auc_threshold: float = 0.55, family_alpha: float | None = 0.01, chi2_alpha: float = 1e-3,
-                    pt_bins=None, progress: bool = True) -> ValidationResult:
+                    pt_bins=None, tolerance: float = 0.05, progress: bool = True) -> ValidationResult:
     """Compare generated with reference heavy-ion events (Parquet paths or awkward event arrays).
 
     ``centrality_classes``: list of (lo, hi) percent (default: the ALICE classes with at least
     ``MIN_CLASS_EVENTS`` events in both samples). ``report``/``json_path``: HTML page and JSON
     ``{"passed", "rows", "checks", "info"}``, written atomically (paths checked before any
     work). ``errors``: "jackknife" or "bootstrap". ``pt_bins``: spectrum bin edges (default
-    :data:`VALIDATION_PT_BINS`). Pass rules and thresholds: see the module docstring.
+    :data:`VALIDATION_PT_BINS`). ``tolerance``: relative accuracy of rule 4. Pass rules and
+    thresholds: see the module docstring.
     """
     from qcdgen.io.atomic import check_writable
     from qcdgen.report.html import write_report
 
-    settings = _check_args(errors, seed, max_abs_pull, auc_threshold, family_alpha, chi2_alpha, pt_bins)
+    settings = _check_args(errors, seed, max_abs_pull, auc_threshold, family_alpha, chi2_alpha, pt_bins, tolerance)
     for path, what in ((report, "HTML report"), (json_path, "JSON report")):
         if path is not None:
             check_writable(path, what)
@@ -516,7 +525,7 @@ def validate_events(generated, reference, *, centrality_classes=None, report=Non
         gen = _load(generated, "generated", settings, bar)
         ref = _load(reference, "reference", settings, bar)
         result = _validate(gen, ref, centrality_classes, settings, int(seed), float(max_abs_pull),
-                           float(auc_threshold), family_alpha, float(chi2_alpha), bar)
+                           float(auc_threshold), family_alpha, float(chi2_alpha), float(tolerance), bar)
     finally:
         if bar is not None:
             bar.stop()
@@ -535,7 +544,7 @@ def _class_result(sample: _Sample, idx: np.ndarray, settings: dict, seed: int) -
 
 
 def _validate(gen: _Sample, ref: _Sample, requested, settings, seed, max_abs_pull, auc_threshold, family_alpha,
-              chi2_alpha, bar) -> ValidationResult:
+              chi2_alpha, tolerance, bar) -> ValidationResult:
     cent_g, cent_r, source = _centralities(gen, ref)
     classes = _classes(requested, cent_g, cent_r)
     task = bar.add_task("classes", total=len(classes), status="") if bar is not None else None
@@ -568,7 +577,8 @@ def _validate(gen: _Sample, ref: _Sample, requested, settings, seed, max_abs_pul
     threshold = max_abs_pull if family_alpha is None else max(max_abs_pull, _sidak(len(tested), family_alpha))
     table = EventValidationTable(rows=rows, max_abs_pull=threshold, chi2_tests=_chi2_tests(blocks))
     checks = [_pull_check(table, tested, max_abs_pull, family_alpha),
-              _chi2_check(table.chi2_tests, chi2_alpha)]
+              _chi2_check(table.chi2_tests, chi2_alpha),
+              _accuracy_check(tested, tolerance, max_abs_pull, family_alpha)]
     if bar is not None:
         task = bar.add_task("classifier two-sample test", total=1, status="")
     x_g, x_r = event_features(gen.cols), event_features(ref.cols)
@@ -598,6 +608,25 @@ def _pull_check(table: EventValidationTable, tested: list[EventRow], max_abs_pul
                   "max_abs_pull": max((abs(r.pull) for r in finite), default=math.nan),
                   "pull_mean": float(np.mean([r.pull for r in finite])) if finite else math.nan,
                   "pull_std": float(np.std([r.pull for r in finite], ddof=1)) if len(finite) > 1 else math.nan})
+
+
+def _accuracy_check(tested: list[EventRow], tolerance: float, max_abs_pull: float, family_alpha) -> Check:
+    """Rule 4: the headline ratios within ``tolerance`` of 1 where their error allows a judgement."""
+    rows = [r for r in tested if r.observable.endswith(ACCURACY_ROWS)
+            and math.isfinite(r.ratio) and math.isfinite(r.ratio_error)]
+    judged = [r for r in rows if r.ratio_error <= tolerance]
+    z = max_abs_pull if family_alpha is None else max(max_abs_pull, _sidak(len(judged), family_alpha))
+    excess = {r.observable: (abs(r.ratio - 1) - tolerance) / r.ratio_error if r.ratio_error > 0 else
+              (math.inf if abs(r.ratio - 1) > tolerance else -math.inf) for r in judged}
+    failing = sorted((r for r in judged if excess[r.observable] > z), key=lambda r: -excess[r.observable])
+    within = sum(1 for r in judged if abs(r.ratio - 1) <= tolerance)
+    detail = (f"{len(judged)} of {len(rows)} headline ratios have an error <= {tolerance:.0%} and are judged; "
+              f"{within} lie within {tolerance:.0%} of 1, {len(failing)} are beyond it by more than "
+              f"{z:.2f} sigma" + (": " + "; ".join(f"{r.observable} {r.ratio:.3f} ± {r.ratio_error:.3f}"
+                                                   for r in failing[:8]) if failing else ""))
+    return Check(f"accuracy {tolerance:.0%}", bool(judged) and not failing, detail,
+                 {"tolerance": tolerance, "rows": len(rows), "rows_judged": len(judged), "rows_within": within,
+                  "rows_failing": len(failing), "threshold": z})
 
 
 def _chi2_check(tests: dict, alpha: float) -> Check:
