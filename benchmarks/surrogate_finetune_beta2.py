@@ -9,7 +9,8 @@ central events at the new β₂); REF_NEW / REF_OLD are independent reference sa
 copied event by event), and prints per centrality class:
 
     v₂{2} truth old, truth new, base@old, base@new, fine-tuned@new (jackknife errors),
-    the truth ratio new/old and the model ratio fine-tuned@new / base@old, with their pull.
+    the truth ratio new/old and the model ratio fine-tuned@new / base@old, with their pull, and
+    fine-tuned@new / truth new (the absolute check, which keeps the base model's own bias).
 
 The β₂ dependence is recovered when the two ratios agree and the base model (which never saw the new
 β₂) does not reproduce the new truth.
@@ -78,17 +79,19 @@ def main(argv=None) -> int:
     print(f"\nv2{{2}} (charged, |eta| < 0.8, 0.2 < pT < 5 GeV; jackknife errors; events in brackets); "
           f"fine-tuning {args.steps} steps, lr {args.lr:g}, parts {args.parts}")
     print(f"{'class':8}" + "".join(f"{c:>22}" for c in columns)
-          + f"{'truth new/old':>18}{'model tuned/base@old':>22}{'pull':>7}")
+          + f"{'truth new/old':>18}{'model tuned/base@old':>22}{'pull':>7}{'tuned@new vs truth':>20}")
     rows = []
     for label in values["truth old"]:
         cells = {c: values[c][label] for c in columns}
         rt = ratio(cells["truth new"][:2], cells["truth old"][:2])
         rm = ratio(cells["tuned@new"][:2], cells["base@old"][:2])
         pull = (rm[0] - rt[0]) / math.hypot(rm[1], rt[1])
+        direct = ratio(cells["tuned@new"][:2], cells["truth new"][:2])  # the absolute check, base bias included
         print(f"{label:8}" + "".join(f"{c[0]:>12.4f} ± {c[1]:.4f}"[:22].rjust(22) for c in cells.values())
-              + f"{rt[0]:>11.3f} ± {rt[1]:.3f}{rm[0]:>15.3f} ± {rm[1]:.3f}{pull:>+7.2f}")
+              + f"{rt[0]:>11.3f} ± {rt[1]:.3f}{rm[0]:>15.3f} ± {rm[1]:.3f}{pull:>+7.2f}"
+              + f"{direct[0]:>12.3f} ± {direct[1]:.3f}")
         rows.append({"class": label, **{c: {"value": v[0], "error": v[1], "events": v[2]} for c, v in cells.items()},
-                     "truth_ratio": rt, "model_ratio": rm, "pull": pull})
+                     "truth_ratio": rt, "model_ratio": rm, "pull": pull, "tuned_over_truth": direct})
     (work / "finetune_beta2.json").write_text(json.dumps({"rows": rows, "args": vars(args),
                                                           "seconds": time.perf_counter() - t0}, indent=1))
     return 0

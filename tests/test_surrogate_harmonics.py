@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy import integrate, special
 
-from qcdgen.hic.surrogate.harmonics import (AMPLITUDE_CAP, ORDERS, FlowHarmonics, bessel_gaussian_log_prob,
-                                            gaussian_log_prob)
+from qcdgen.hic.surrogate.harmonics import (AMPLITUDE_CAP, JOINT_CAP, ORDERS, FlowHarmonics,
+                                            bessel_gaussian_log_prob, gaussian_log_prob)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ def test_azimuthal_density_is_normalised_positive_and_sampled_exactly():
     gains = torch.tensor([[[1.0, 1.0]], [[40.0, 40.0]]], dtype=torch.float64)  # the second saturates the cap
     v = torch.tensor([[[0.08, 0.03], [-0.02, 0.05]], [[0.5, 0.0], [0.0, 0.5]]], dtype=torch.float64)
     phi = torch.linspace(-math.pi, math.pi, 4001, dtype=torch.float64)[:-1]
-    dens = FlowHarmonics.log_density(phi[None, :], gains.expand(-1, len(phi), -1), v).exp()
+    dens = h.log_density(phi[None, :], gains.expand(-1, len(phi), -1), v).exp()
     assert (dens > 0).all()
     assert torch.allclose(dens.mean(1) * 2 * math.pi, torch.ones(2, dtype=torch.float64), atol=1e-12)
     # sampling: ⟨cos n(φ − Ψ_n)⟩ = a_n = A tanh(g |V_n| / A) exactly; one event, many particles
@@ -59,10 +59,31 @@ def test_azimuthal_density_is_normalised_positive_and_sampled_exactly():
     g = h.gains(y2[:1], species[:1], event[:1])[0].detach()
     for i, order in enumerate(ORDERS):
         angle = math.atan2(float(vec[0, i, 1]), float(vec[0, i, 0]))
-        a = AMPLITUDE_CAP * math.tanh(float(g[i]) * float(vec[0, i].norm()) / AMPLITUDE_CAP)
+        a = float(h.amplitudes(g * vec[0].norm(dim=-1))[i])
         c = torch.cos(order * drawn - angle)
         assert float(c.mean()) == pytest.approx(a, abs=3 * float(c.std()) / math.sqrt(n))
         assert abs(float(torch.sin(order * drawn - angle).mean())) < 3 / math.sqrt(2 * n)
+
+
+def test_amplitude_laws_linear_where_flow_lives_and_always_positive():
+    """Law 2 (joint soft cap) is a_n = x_n to 0.1 % for Σx ≤ 0.23 and keeps Σa < 0.46 (density > 0) for any x;
+    law 1 (tanh) is already 5 % low at x = 0.09, the mid-central v₂ that law 2 was made for."""
+    joint, tanh = FlowHarmonics(1, 1, amplitude_law=2).double(), FlowHarmonics(1, 1, amplitude_law=1).double()
+    x = torch.tensor([[0.09, 0.02], [0.2, 0.03], [0.15, 0.08]], dtype=torch.float64)
+    assert torch.allclose(joint.amplitudes(x), x, rtol=1e-3, atol=0)
+    bent = float(tanh.amplitudes(x)[0, 0])
+    assert bent == pytest.approx(AMPLITUDE_CAP * math.tanh(0.09 / AMPLITUDE_CAP), rel=1e-12) and bent < 0.96 * 0.09
+    big = torch.tensor([[5.0, 0.0], [0.4, 0.3], [30.0, 30.0]], dtype=torch.float64)
+    a = joint.amplitudes(big)
+    assert (a.sum(-1) < JOINT_CAP).all() and (a >= 0).all()
+    assert float(a[0, 0]) > 0.4  # v₂ beyond the old per-harmonic cap when v₃ is small
+    phi = torch.linspace(-math.pi, math.pi, 2001, dtype=torch.float64)[:-1]
+    for law in (joint, tanh):
+        dens = law.log_density(phi[None, :], torch.full((3, len(phi), 2), 50.0, dtype=torch.float64),
+                               torch.tensor([[[1.0, 0.0], [0.0, 1.0]]] * 3, dtype=torch.float64)).exp()
+        assert (dens > 0).all() and torch.allclose(dens.mean(1) * 2 * math.pi, torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ValueError):
+        FlowHarmonics(1, 1, amplitude_law=3)
 
 
 def _bessel_gaussian_events(n_events, n_particles, vbar, sig2, sig3, rng):
@@ -107,7 +128,7 @@ def test_marginal_likelihood_deconvolves_the_finite_multiplicity_noise():
     with torch.no_grad():
         vec = h.sample_vectors(torch.zeros(200_000, 1), gen)
         g = h.gains(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), torch.zeros(1, 1))[0]
-        amp = (AMPLITUDE_CAP * torch.tanh(g * vec.norm(dim=-1) / AMPLITUDE_CAP)).double().numpy()
+        amp = h.amplitudes(g * vec.norm(dim=-1)).double().numpy()
     true2, true3 = (v2 ** 2).sum(-1), (v3 ** 2).sum(-1)
     q = {n: np.abs(np.exp(1j * n * phi).mean(1)) ** 2 for n in ORDERS}
     # allowance for a 300-step training: 10 % on second moments, twice that on the fourth

@@ -185,6 +185,23 @@ def test_azimuthal_term_sees_the_whole_subsample_and_the_rest_only_the_leading_s
         model(x=x, species=species, mask=mask, particles=0, generator=torch.Generator(), **batch)
 
 
+def test_checkpoints_from_before_the_joint_amplitude_cap_keep_their_law(tmp_path):
+    """A saved config without amplitude_law was trained with law 1 and must load as law 1; new models use law 2."""
+    from qcdgen.hic.surrogate.model import save_surrogate
+
+    model = build_surrogate(SurrogateConfig(n_species=3, n_summaries=2, n_conditions=1, **SMALL), seed=0)
+    assert model.harmonics.amplitude_law == 2
+    save_surrogate(tmp_path / "new.pt", model)
+    assert load_surrogate(tmp_path / "new.pt").harmonics.amplitude_law == 2
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    del payload["config"]["amplitude_law"]
+    torch.save(payload, tmp_path / "old.pt")
+    old = load_surrogate(tmp_path / "old.pt")
+    assert old.config.amplitude_law == 1 and old.harmonics.amplitude_law == 1
+    with pytest.raises(InputError, match="amplitude_law"):
+        SurrogateConfig(n_species=3, n_summaries=2, amplitude_law=0)
+
+
 def test_bad_inputs_are_refused():
     model = build_surrogate(SurrogateConfig(n_species=3, n_summaries=2, n_conditions=1, **SMALL), seed=0)
     x, species, mask, summ = _random_batch()

@@ -49,7 +49,7 @@ from torch.nn import functional as F
 from qcdgen.errors import InputError
 from qcdgen.hic.surrogate.data import SUMMARY_NAMES
 from qcdgen.hic.surrogate.decoder import SOLVERS, MomentumDecoder
-from qcdgen.hic.surrogate.harmonics import FlowHarmonics
+from qcdgen.hic.surrogate.harmonics import AMPLITUDE_LAWS, FlowHarmonics
 from qcdgen.hic.surrogate.prior import LatentPrior, NegBinomialHead, mlp
 from qcdgen.io import load_checkpoint, save_checkpoint
 from qcdgen.runtime import make_generator, resolve_device
@@ -86,6 +86,7 @@ class SurrogateConfig:
     harmonic_hidden: int = 64
     harmonic_proposals: int = 32
     harmonic_particles: int = 2048
+    amplitude_law: int = 2
     max_multiplicity: int = 100_000
     disjoint_encoder: bool = True
 
@@ -103,6 +104,8 @@ class SurrogateConfig:
                 raise InputError(f"surrogate config {f.name} must be a finite number >= 0, got {value!r}")
         if self.latent_noise <= 0:
             raise InputError(f"surrogate config latent_noise must be > 0, got {self.latent_noise!r}")
+        if self.amplitude_law not in AMPLITUDE_LAWS:
+            raise InputError(f"surrogate config amplitude_law must be one of {AMPLITUDE_LAWS}, got {self.amplitude_law}")
 
 
 class PointEncoder(nn.Module):
@@ -139,7 +142,8 @@ class EventSurrogate(nn.Module):
         self.multiplicity = NegBinomialHead(ctx, cfg.head_hidden)
         self.species_head = mlp(ctx, cfg.head_hidden, cfg.n_species)
         self.decoder = MomentumDecoder(cfg.n_species, ctx, cfg.decoder_hidden, cfg.decoder_layers, cfg.time_features)
-        self.harmonics = FlowHarmonics(cfg.n_species, ctx, cfg.harmonic_hidden, cfg.species_dim, cfg.harmonic_proposals)
+        self.harmonics = FlowHarmonics(cfg.n_species, ctx, cfg.harmonic_hidden, cfg.species_dim, cfg.harmonic_proposals,
+                                       cfg.amplitude_law)
         # standardisation of (log pT, η) and of the summaries; set by fit_standardisation
         self.register_buffer("x_shift", torch.zeros(2))
         self.register_buffer("x_scale", torch.ones(2))
@@ -359,7 +363,8 @@ def load_surrogate(path: str | Path, device: str | torch.device = "cpu") -> Even
     """Read a model written by :func:`save_surrogate` (``weights_only=True``), in eval mode."""
     payload = load_checkpoint(path, MODEL_KIND)
     try:
-        model = EventSurrogate(SurrogateConfig(**payload["config"]))
+        # models saved before the joint amplitude cap used law 1 (see harmonics.py)
+        model = EventSurrogate(SurrogateConfig(**{"amplitude_law": 1, **payload["config"]}))
         model.load_state_dict(payload["model"])
     except (TypeError, KeyError, RuntimeError) as exc:
         raise InputError(f"{str(path)!r} holds a surrogate this version cannot read ({exc})") from None
