@@ -86,4 +86,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from qcdgen.cli.main import run_guarded
+
+    sys.exit(run_guarded(main, prog=os.path.basename(__file__)))

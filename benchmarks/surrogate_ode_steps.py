@@ -12,6 +12,7 @@ the statistical scatter at 40 events.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -54,4 +55,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from qcdgen.cli.main import run_guarded
+
+    sys.exit(run_guarded(main, prog=os.path.basename(__file__)))

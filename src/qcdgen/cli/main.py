@@ -44,19 +44,25 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 0
+    return run_guarded(lambda: args.run(args))
+
+
+def run_guarded(run, prog: str = "qcdgen") -> int:
+    """Call ``run()`` and turn user mistakes into one line and an exit status (2 input, 3 numerics,
+    130 interrupted); warnings are printed as one line each. Also used by the benchmark scripts."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
-            return int(args.run(args) or 0)
+            return int(run() or 0)
     except InputError as exc:
-        sys.stderr.write(f"qcdgen: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {exc}\n")
         return 2
     except (NaNError, ConvergenceError) as exc:
-        sys.stderr.write(f"qcdgen: numerical failure: {exc}\n")
+        sys.stderr.write(f"{prog}: numerical failure: {exc}\n")
         return 3
     except KeyboardInterrupt:
-        sys.stderr.write("qcdgen: interrupted; the last checkpoint is kept, rerun the same command to resume\n")
+        sys.stderr.write(f"{prog}: interrupted; the last checkpoint is kept, rerun the same command to resume\n")
         return 130
 
 

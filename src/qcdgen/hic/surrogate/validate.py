@@ -87,7 +87,8 @@ COV_GROUPS = 20
 CUMULANT_SIGNIFICANCE = 3.0
 #: species drawn in the spectrum figures
 PLOT_SPECIES = ("charged", "pi+", "K+", "p")
-#: rows of the accuracy rule, by name suffix (net charge/baryon sit at 0, where ratios mean nothing)
+#: rows of the accuracy rule, by name suffix ("]" ends a spectrum bin's name); net charge and net
+#: baryon are left out: they sit near 0, where a ratio means nothing
 ACCURACY_ROWS = (" multiplicity", " dN/dy", "dNch/deta", " <pT>", "]", " v2{2}", " v3{2}", " v2{4}")
 #: observables drawn against centrality
 PLOT_VS_CENTRALITY = ("dNch/deta", "v2{2}", "v2{4}", "v3{2}", "v2{2,|deta|>1}", "charged <pT>", "<dpT dpT>",
@@ -431,6 +432,11 @@ def _sidak(n: int, alpha: float) -> float:
     return float(norm.isf(-math.expm1(math.log1p(-alpha) / max(n, 1)) / 2))
 
 
+def _threshold(n: int, max_abs_pull: float, family_alpha) -> float:
+    """The pull threshold for n tested values: max_abs_pull, raised to the Šidák value unless family_alpha is None."""
+    return max_abs_pull if family_alpha is None else max(max_abs_pull, _sidak(n, family_alpha))
+
+
 # --------------------------------------------------------------------------- figures
 
 def _series_vs_centrality(per_class: dict, classes) -> list[Series]:
@@ -574,7 +580,7 @@ def _validate(gen: _Sample, ref: _Sample, requested, settings, seed, max_abs_pul
         if bar is not None:
             bar.advance(task)
     tested = [r for r in rows if r.tested]
-    threshold = max_abs_pull if family_alpha is None else max(max_abs_pull, _sidak(len(tested), family_alpha))
+    threshold = _threshold(len(tested), max_abs_pull, family_alpha)
     table = EventValidationTable(rows=rows, max_abs_pull=threshold, chi2_tests=_chi2_tests(blocks))
     checks = [_pull_check(table, tested, max_abs_pull, family_alpha),
               _chi2_check(table.chi2_tests, chi2_alpha),
@@ -615,7 +621,7 @@ def _accuracy_check(tested: list[EventRow], tolerance: float, max_abs_pull: floa
     rows = [r for r in tested if r.observable.endswith(ACCURACY_ROWS)
             and math.isfinite(r.ratio) and math.isfinite(r.ratio_error)]
     judged = [r for r in rows if r.ratio_error <= tolerance]
-    z = max_abs_pull if family_alpha is None else max(max_abs_pull, _sidak(len(judged), family_alpha))
+    z = _threshold(len(judged), max_abs_pull, family_alpha)
     excess = {r.observable: (abs(r.ratio - 1) - tolerance) / r.ratio_error if r.ratio_error > 0 else
               (math.inf if abs(r.ratio - 1) > tolerance else -math.inf) for r in judged}
     failing = sorted((r for r in judged if excess[r.observable] > z), key=lambda r: -excess[r.observable])
