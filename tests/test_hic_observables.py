@@ -302,7 +302,9 @@ def test_observe_reports_required_names_and_splits_classes(centrality_events, tm
     json.dumps(out, allow_nan=False)
     obs = out["observables"]
     for name in REQUIRED:
-        assert name in obs and set(obs[name]) == {"value", "error"}, name
+        assert name in obs and set(obs[name]) in ({"value", "error"}, {"value", "error", "flag", "reason"}), name
+        if obs[name]["value"] is None:  # a null always says why
+            assert obs[name]["flag"] in ("undefined", "unreliable") and obs[name]["reason"], name
     assert obs["n_events"] == {"value": 600.0, "error": 0.0}
     assert obs["mean_pt(K+)"]["value"] is None and any("mean_pt(K+)" in f for f in summary.flags)
     assert summary.centrality_source == "field"
@@ -372,3 +374,131 @@ def test_observe_refuses_bad_arguments(fixed_v2_events):
         observe(few[:1])
     with pytest.raises(InputError, match="species"):
         mean_pt(few, "quark")
+
+
+# --------------------------------------------------------------------------- reliability flags and plots
+
+def test_observe_keeps_v2_4_of_gaussian_fluctuations_and_flags_it_in_a_tiny_sample():
+    # v2{4} = v0 exactly for Gaussian fluctuations of the flow vector around v0 (no flag), and
+    # v2{2} = sqrt(v0^2 + 2 sigma^2) above it
+    rng = np.random.default_rng(6)
+    n, v0, sigma = 2000, 0.08, 0.03
+    vx, vy = v0 + sigma * rng.standard_normal(n), sigma * rng.standard_normal(n)
+    events = flow_events(n, 400, vx, vy, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ObservableWarning)  # no v3 in these events
+        big = observe(events, eta_max=2.5, pt_range=None)
+    assert big.flag("v2{4}") is None and big.flag("v2{2}") is None
+    assert abs(pull(big["v2{4}"], v0)) < 3 and abs(pull(big["v2{2}"], np.sqrt(v0 ** 2 + 2 * sigma ** 2))) < 3
+    assert big["v2{4}"].value < big["v2{2}"].value
+    assert set(big.to_json_dict()["observables"]["v2{4}"]) == {"value", "error"}
+    # the same physics from 30 events: flagged, and never an impossible number
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiny = observe(events[:30], eta_max=2.5, pt_range=None)
+    flag = tiny.flag("v2{4}")
+    assert flag is not None and ("few_events" in flag.flags or flag.nulled)
+    if np.isfinite(tiny["v2{4}"].value):
+        assert tiny["v2{4}"].value < tiny["v2{2}"].value
+    assert not abs(tiny["rho2"].value) > 1  # NaN or inside [-1, 1]
+    lines = [str(w.message) for w in caught if issubclass(w.category, ObservableWarning)]
+    assert lines == tiny.warning_lines()
+    assert any(line.startswith("all events: 30 events, too few for") and 'observables["' in line for line in lines)
+
+
+def test_assess_nulls_impossible_values_flags_small_samples_and_keeps_the_rest():
+    from qcdgen.hic.observables.quality import MIN_EVENTS_ANY, MIN_EVENTS_FOUR, MIN_EVENTS_SIX, assess, min_events
+    from qcdgen.stats import Estimate as Est
+
+    obs = {"n_events": Est(500.0, 0.0), "v2{2}": Est(0.05, 0.002), "c2{2}": Est(0.0025, 0.0002),
+           "v2{4}": Est(0.051, 0.003), "c2{4}": Est(-6.8e-6, 1e-6),
+           "v3{2}": Est(0.03, 0.002), "c3{2}": Est(9e-4, 1e-4), "v3{4}": Est(0.02, 0.004), "c3{4}": Est(-1.6e-7, 3e-8),
+           "v2{6}": Est(0.04, 0.01), "c2{6}": Est(1e-7, 1e-7),
+           "rho2": Est(1.7, 0.9), "var(v2^2)": Est(1e-8, 1e-7), "rho3": Est(-0.4, 0.1), "dNch/deta": Est(100.0, 2.0),
+           "mean_pt(K+)": Est(float("nan"), float("nan"))}
+    out, flags, notes = assess(obs, 500, ["mean_pt(K+): value is not finite (NaN reported)", "<<8>>: odd"])
+    assert notes == ["<<8>>: odd"]
+    # impossible: v2{4} >= v2{2} and |rho2| > 1 -> NaN, with the raw number in the reason
+    assert flags["v2{4}"].flag == "unreliable" and "0.051" in flags["v2{4}"].reason and np.isnan(out["v2{4}"].value)
+    assert flags["rho2"].flag == "unreliable" and "1.7" in flags["rho2"].reason and np.isnan(out["rho2"].value)
+    assert flags["mean_pt(K+)"].flag == "undefined" and flags["mean_pt(K+)"].short == "no particles"
+    # possible and resolved: untouched
+    for name in ("v2{2}", "v3{2}", "v3{4}", "rho3", "dNch/deta", "c2{4}"):
+        assert name not in flags and out[name] == obs[name], name
+    # c2{6} within 2 sigma of 0: v2{6} kept but flagged
+    assert flags["v2{6}"].flag == "noisy" and out["v2{6}"] == obs["v2{6}"]
+    # 30 events: too few for 4-particle cumulants and rho_n, enough for the rest
+    out30, flags30, _ = assess(obs, 30)
+    assert flags30["v3{4}"].flag == "few_events" and out30["v3{4}"] == obs["v3{4}"]
+    assert flags30["rho3"].flag == "few_events" and "dNch/deta" not in flags30 and "v3{2}" not in flags30
+    assert "few_events" in flags30["rho2"].flags and flags30["rho2"].flag == "unreliable"
+    _, flags5, _ = assess(obs, 5)
+    assert flags5["dNch/deta"].flag == "few_events"
+    assert (min_events("v2{4}"), min_events("v3{6}"), min_events("rho2"), min_events("cov(v2^2,pt)"),
+            min_events("dpt3"), min_events("mean_pt")) == (MIN_EVENTS_FOUR, MIN_EVENTS_SIX, MIN_EVENTS_SIX,
+                                                           MIN_EVENTS_SIX, MIN_EVENTS_FOUR, MIN_EVENTS_ANY)
+
+
+def test_warning_lines_are_capped_and_point_into_the_json(centrality_events):
+    import re
+
+    events, _, _ = centrality_events
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ObservableWarning)
+        summary = observe(events[:120], [(0, 10), (10, 20), (20, 30), (90, 100), (95, 100)])
+    doc = summary.to_json_dict()
+    lines = summary.warning_lines(max_lines=None)
+    assert lines == doc["warnings"] and len(lines) > 4
+    assert not any("summary.flags" in line for line in lines)
+    for line in lines:
+        assert len(line) <= 115, line
+        key = re.search(r'see ((?:observables|per_class)(?:\["[^"]*"\])+)', line).group(1)
+        node = doc
+        for part in [key.split("[", 1)[0]] + re.findall(r'\["([^"]*)"\]', key):
+            node = node[part]  # KeyError if a warning names a key that the JSON does not have
+    capped = summary.warning_lines(max_lines=4)
+    assert len(capped) == 4 and capped[:3] == lines[:3]
+    assert capped[3] == f'{len(lines) - 3} more warnings: see "warnings" in the JSON summary'
+
+
+def _hand_summary(spectra=None):
+    from qcdgen.hic.observables import ObservableSummary
+    from qcdgen.stats import Estimate as Est
+
+    nan = float("nan")
+    per = {"0-10%": {"dNch/deta": Est(100.0, 2.0)}, "10-20%": {"dNch/deta": Est(80.0, nan)},
+           "20-30%": {"dNch/deta": Est(nan, nan)}, "30-40%": {"n_events": Est(0.0, 0.0)}}
+    events = {"0-10%": 100, "10-20%": 100, "20-30%": 100, "30-40%": 0}
+    return ObservableSummary({"dNch/deta": Est(90.0, 1.0)}, 300, [(0, 10), (10, 20), (20, 30), (30, 40)], per,
+                             events, spectra={"all": spectra or {}})
+
+
+def test_plots_show_missing_errors_and_values_instead_of_dropping_them():
+    from qcdgen.report.hic_plots import observable_vs_centrality_figure
+
+    ax = observable_vs_centrality_figure(_hand_summary(), "dNch/deta").axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "hollow: error n/a" in labels
+    assert any(label.startswith("n/a, not drawn: dNch/deta ×1") for label in labels)  # 20-30%; 30-40% is empty
+    hollow = [line for line in ax.lines if line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))
+              and len(line.get_xdata())]
+    assert [list(line.get_ydata()) for line in hollow] == [[80.0]]
+    assert ax.get_xlim()[1] <= 31  # the axis spans the classes with events
+
+
+def test_log_spectrum_clips_lower_error_bars_and_takes_its_range_from_the_values():
+    from qcdgen.hic.observables import PtSpectrum
+    from qcdgen.report.hic_plots import LOG_CLIP, pt_spectra_figure
+
+    edges = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    # bin 1: error equal to the value (one count), its lower end would be ~1e-16 on a log axis
+    charged = PtSpectrum("charged", edges, np.array([100.0, 1.0, 1e-3, 0.0]),
+                         np.array([5.0, 1.0 - 1e-16, np.nan, 0.0]), 10, "eta")
+    ax = pt_spectra_figure(_hand_summary({"charged": charged}), "all").axes[0]
+    lo, hi = ax.get_ylim()
+    assert 1e-3 / 3.01 <= lo and hi <= 100 * 3.01  # from the values, not from the bar ends
+    bars = [seg for c in ax.collections for seg in c.get_segments()]
+    assert bars and min(seg[:, 1].min() for seg in bars) >= LOG_CLIP * 1.0 * 0.999
+    notes = " ".join(t.get_text() for t in ax.texts)
+    assert "1 lower error bars clipped" in notes and "1 points without error" in notes and "1 empty bins" in notes
+    assert "hollow: error n/a" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -41,8 +41,10 @@ def test_train_sample_metropolis_validate(trained, capsys):
                  "--report", str(d / "r.html"), "--json"])
     payload = json.loads(capsys.readouterr().out)
     assert code == (0 if payload["passed"] else 1)
-    for key in ("abs_m", "chi2", "binder", "kappa2", "kappa4"):
+    for key in ("abs_m", "chi2", "binder", "kappa4"):
         assert key in {r["observable"] for r in payload["rows"]}
+    # kappa2 = V(<M^2> - <M>^2) is chi2 itself: compared once, named as an alias
+    assert "kappa2" not in {r["observable"] for r in payload["rows"]} and payload["aliases"]["kappa2"] == "chi2"
     assert set(payload["rows"][0]) == {"observable", "reference", "reference_error", "generated",
                                        "generated_error", "pull"}
     assert [c["name"] for c in payload["checks"]] == ["memorisation"]

@@ -21,7 +21,8 @@ from qcdgen.report import (
     series_figure,
     write_report,
 )
-from qcdgen.stats import Estimate, compare
+from qcdgen.stats.compare import compare
+from qcdgen.stats.estimate import Estimate
 from qcdgen.stats.validation_result import Check, Histogram, Series, ValidationResult
 
 IMG_PREFIX = '<img src="data:image/png;base64,'
@@ -167,3 +168,60 @@ def test_figure_functions_edge_cases():
         assert png.startswith(b"\x89PNG") and not fig.axes  # the figure is cleared afterwards
     with pytest.raises(ValueError, match="shape"):
         images_figure({"bad": np.zeros(4)})
+
+
+def test_series_scales():
+    x = np.arange(2.0, 9.0)
+    y = np.array([2.5, -4.0, 30.0, 3e3, -1e5, 2e6, -1e8])
+    err = np.abs(y) * 0.5
+    symlog = Series("kappa_n", x, y, err, y * 1.1, err, y_scale="symlog")
+    ax = series_figure(symlog).axes[0]
+    assert ax.get_yscale() == "symlog" and ax.get_ylim()[0] < -1e8 and ax.get_ylim()[1] > 2e6
+    assert ax.yaxis.get_transform().linthresh == 1.0  # a power of ten below the smallest point (2.5)
+    assert "symlog" in ax.get_ylabel()
+    assert series_figure(dataclasses.replace(symlog, linthresh=0.01)).axes[0].yaxis.get_transform().linthresh == 0.01
+    old = Series("G", x, np.exp(-x), 0.1 * np.exp(-x), np.exp(-x), 0.1 * np.exp(-x), log_y=True)
+    assert old.scale == "log" and series_figure(old).axes[0].get_yscale() == "log"
+    assert series_figure(dataclasses.replace(old, log_y=False)).axes[0].get_yscale() == "linear"
+    with pytest.raises(ValueError, match="y_scale"):
+        Series("bad", x, y, err, y, err, y_scale="logit")
+    with pytest.raises(ValueError, match="contradicts"):
+        Series("bad", x, y, err, y, err, log_y=True, y_scale="symlog")
+
+
+def test_histogram_from_samples_counts_every_entry():
+    ref = np.array([-5.0, -np.inf, 0.1, 0.5, 0.9, 1.0, 0.0, 7.0, np.nan, np.inf])
+    gen = np.linspace(0, 1, 11)
+    h = Histogram.from_samples("x", ref, gen, np.linspace(0.0, 1.0, 5), xlabel="x")
+    assert h.reference.sum() == 5 and (h.reference_underflow, h.reference_overflow) == (2, 3)
+    assert h.total("reference") == ref.size and h.total("generated") == gen.size == h.generated.sum()
+    assert (h.generated_underflow, h.generated_overflow) == (0, 0)
+    labels = [t.get_text() for t in histogram_figure(h).axes[0].get_legend().get_texts()]
+    assert labels == ["reference: N=10, 5 outside range (2 below, 3 above)",
+                      "generated: N=11, none outside range"]
+    # without the outside counts, the figure says so instead of claiming a total
+    plain = Histogram("p", h.edges, h.reference, h.generated)
+    assert plain.total("reference") is None and not plain.outside_recorded
+    fig = histogram_figure(plain)
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "reference: N=5 in range, outside range not recorded"
+    assert "entries in range" in fig.axes[0].get_ylabel()
+    with pytest.raises(ValueError, match="edges"):
+        Histogram.from_samples("x", ref, gen, [1.0, 0.0])
+
+
+def test_boolean_info_values_print_yes_no():
+    result = without_figures(make_result())
+    result.info.update({"exact": True, "numpy flag": np.bool_(False), "count": 1})
+    page = render_html(result)
+    assert "<th>exact</th><td>yes</td>" in page and "<th>numpy flag</th><td>no</td>" in page
+    assert "<th>count</th><td>1</td>" in page  # a plain integer is not a boolean
+
+
+def test_single_result_page_has_the_figure_grid(full_page):
+    result = make_result()
+    start = full_page.index('<div class="figures">')
+    grid = full_page[start:full_page.index("</div>", start)]  # figures hold no div
+    expected = 1 + len(result.series) + len(result.histograms) + 1
+    assert grid.count("<figure") == grid.count("</figure>") == full_page.count("<figure") == expected
+    assert grid.count('<figure class="wide">') == 1  # the example configurations span both columns
+    assert ".figures { display: grid;" in full_page and "max-width: 1400px" in full_page

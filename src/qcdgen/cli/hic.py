@@ -163,23 +163,73 @@ def run_observe(args) -> int:
     from qcdgen.hic.observables import observe_file
 
     classes = _classes(args.centrality_classes) or ALICE_CLASSES
-    summary = observe_file(args.file, centrality_classes=classes, errors=args.errors)
-    if args.plots:
-        from pathlib import Path
+    plots = None
+    if args.plots:  # refuse a bad output path before reading a single event
+        from qcdgen.report.hic_plots import check_plot_dir
 
+        plots = check_plot_dir(args.plots, "--plots")
+    summary = observe_file(args.file, centrality_classes=classes, errors=args.errors)
+    if plots is not None:
         from qcdgen.report.hic_plots import write_observable_plots
 
-        out = Path(args.plots)
-        out.mkdir(parents=True, exist_ok=True)
-        written = write_observable_plots(summary, out)
-        print(f"wrote {len(written)} plots to {out}", file=sys.stderr)
+        written = write_observable_plots(summary, plots)
+        print(f"wrote {len(written)} plots to {plots}", file=sys.stderr)
     if args.json:
         print_json(summary.to_json_dict())
     else:
-        from qcdgen.cli.formatting import print_estimates
-
-        print_estimates(f"{args.file}: all {summary.n_events} events", summary.observables)
+        _print_observables(args.file, summary)
     return 0
+
+
+#: columns of the per-class table of ``qcdgen hic observe``
+OBSERVE_CLASS_COLUMNS = ("dNch/deta", "mean_pt", "v2{2}", "v2{4}", "v3{2}", "rho2")
+
+
+def _value_text(est, flag) -> str:
+    """``0.0607(27)``; ``n/a`` for a value reported as NaN; ``*`` marks a flagged value."""
+    import math
+
+    if not math.isfinite(est.value):
+        return "n/a"
+    text = str(est) if math.isfinite(est.error) and est.error > 0 else f"{est.value:.4g} (err n/a)"
+    return text + ("*" if flag is not None else "")
+
+
+def _print_observables(path, summary) -> None:
+    """All-events table (value, error, note; no τ_int: events are independent) and, with
+    classes, one row per class with events for the headline observables."""
+    import math
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, width=120)
+    table = Table(title=f"{path}: all {summary.n_events} events")
+    for column in ("observable", "value", "error", "note"):
+        table.add_column(column, justify="left" if column in ("observable", "note") else "right")
+    for name, est in summary.observables.items():
+        flag = summary.flag(name)
+        note = "" if flag is None else flag.brief()
+        table.add_row(name, f"{est.value:.6g}" if math.isfinite(est.value) else "n/a",
+                      f"{est.error:.2g}" if math.isfinite(est.error) else "n/a", note)
+    console.print(table)
+    rows = [lab for lab in summary.class_labels if summary.class_events.get(lab, 0) >= 2]
+    if not rows:
+        return
+    per = Table(title=f"per centrality class ({summary.centrality_source} centrality)")
+    per.add_column("class")
+    per.add_column("events", justify="right")
+    for name in OBSERVE_CLASS_COLUMNS:
+        per.add_column(name, justify="right")
+    for lab in rows:
+        obs = summary.per_class[lab]
+        per.add_row(lab, str(summary.class_events[lab]),
+                    *(_value_text(obs[n], summary.flag(n, lab)) if n in obs else "-" for n in OBSERVE_CLASS_COLUMNS))
+    console.print(per)
+    empty = len(summary.classes) - len(rows)
+    print("n/a: undefined or impossible value (nulled); *: flagged (few events, unresolved or error n/a).")
+    print("Details: the warnings above, and \"flag\"/\"reason\" of each observable in --json."
+          + (f" {empty} classes with < 2 events not shown." if empty else ""))
 
 
 def _surrogate_common(parser) -> None:

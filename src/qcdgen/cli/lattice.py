@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from qcdgen.cli.formatting import print_estimates, print_json
+from qcdgen.errors import InputError
 
 
 def register(commands) -> None:
@@ -34,6 +33,8 @@ def register(commands) -> None:
     hmc.add_argument("--fourier-acceleration", action="store_true", help="Fourier-accelerated kinetic term")
     hmc.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     hmc.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
+    hmc.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                     help="seconds between checkpoints (default 60; one is always written on Ctrl-C)")
     hmc.add_argument("--no-progress", action="store_true", help="no progress bar")
     hmc.set_defaults(run=run_hmc)
 
@@ -117,8 +118,10 @@ def run_hmc(args: argparse.Namespace) -> int:
         device=args.device,
     )
     settings.action()  # refuse bad physics parameters before touching any file
+    if not args.checkpoint_seconds >= 0:
+        raise InputError(f"--checkpoint-seconds must be a number >= 0, got {args.checkpoint_seconds}")
     result = generate_hmc_ensemble(args.out, settings, checkpoint=args.checkpoint,
-                                   progress=not args.no_progress and sys.stderr.isatty())
+                                   checkpoint_seconds=args.checkpoint_seconds, progress=not args.no_progress)
     print_run_summary(args.out, result)
     return 0
 
@@ -137,6 +140,7 @@ def print_run_summary(out, result) -> None:
 
 
 def run_observe(args: argparse.Namespace) -> int:
+    from qcdgen.cli.formatting import print_estimates, print_json
     from qcdgen.lattice.analysis import observables_json, observe_file
 
     estimates = observe_file(args.file, device=args.device)
@@ -157,7 +161,7 @@ def run_train(args: argparse.Namespace) -> int:
                               heldout_fraction=args.heldout_fraction, seed=args.seed,
                               odd=False if args.no_z2 else None, gaussian=False if args.no_gaussian else None)
     model = train_lattice_diffusion(args.ensemble, args.out, settings, device=args.device,
-                                    checkpoint=args.checkpoint, progress=not args.no_progress and sys.stderr.isatty())
+                                    checkpoint=args.checkpoint, progress=not args.no_progress)
     print(f"wrote {args.out} and {loss_curve_path(args.out)}: trained {settings.steps} steps on "
           f"{model.training_configs} configurations "
           f"in {model.train_seconds:.1f} s; final loss {model.loss_values[-1]:.4g}")
@@ -172,7 +176,7 @@ def run_sample(args: argparse.Namespace) -> int:
                               divergence=args.divergence, sde_steps=args.sde_steps, mala_steps=args.mala_steps,
                               mala_step_size=args.mala_step_size, batch_size=args.batch_size, seed=args.seed)
     result = sample_lattice_diffusion(args.model, args.out, settings, device=args.device,
-                                      progress=not args.no_progress and sys.stderr.isatty())
+                                      progress=not args.no_progress)
     print_sample_summary(args.out, result)
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from qcdgen.errors import InputError
 
@@ -67,7 +66,7 @@ def run_compare_samplers(args: argparse.Namespace) -> int:
         max_abs_pull=args.max_pull, seed=args.seed, device=args.device)
     if args.report:
         check_writable(args.report, "HTML report")  # before hours of sampling, not after
-    study = compare_samplers(settings, args.out_dir, progress=not args.no_progress and sys.stderr.isatty())
+    study = compare_samplers(settings, args.out_dir, progress=not args.no_progress)
     if args.report:
         from qcdgen.report.sampler_study import write_study_report
 

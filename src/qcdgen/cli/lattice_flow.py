@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from qcdgen.cli.lattice_sampling_args import add_sampling_arguments
 
 
 def register(sub) -> None:
     """Add this sampler's subcommands to the ``qcdgen lattice`` subparsers ``sub``."""
-    from qcdgen.lattice.flow_sampler import FlowSettings
+    from qcdgen.lattice.flow_settings import FlowSettings
 
     d = FlowSettings()
     train = sub.add_parser(
@@ -59,7 +58,7 @@ def register(sub) -> None:
 
 
 def _progress(args) -> bool:
-    return not args.no_progress and sys.stderr.isatty()
+    return not args.no_progress
 
 
 def run_flow_train(args: argparse.Namespace) -> int:

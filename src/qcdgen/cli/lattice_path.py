@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from qcdgen.cli.lattice_sampling_args import add_sampling_arguments
 
 
@@ -61,7 +60,7 @@ def run_path_train(args: argparse.Namespace) -> int:
                  steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_paths=args.eval_paths, seed=args.seed)
     settings = PathSettings(z2=not args.no_z2, **{k: v for k, v in given.items() if v is not None})
     model = train_lattice_path_sampler(action, args.out, settings, device=args.device, checkpoint=args.checkpoint,
-                                       progress=not args.no_progress and sys.stderr.isatty())
+                                       progress=not args.no_progress)
     ev = model.evaluation
     print(f"wrote {args.out}: trained {settings.steps} steps ({settings.loss}) in {model.train_seconds:.1f} s; "
           f"final loss {model.loss_values[-1]:.4g}")
@@ -89,7 +88,7 @@ def run_path_sample(args: argparse.Namespace) -> int:
     result = sample_lattice_path_sampler(args.model, args.out, args.configs, metropolis=args.metropolis,
                                          chains=args.chains, batch_size=args.batch_size, seed=args.seed,
                                          device=args.device, checkpoint=args.checkpoint,
-                                         progress=not args.no_progress and sys.stderr.isatty())
+                                         progress=not args.no_progress)
     print(f"wrote {result.configs} configurations to {args.out}")
     print(f"  {result.proposals_per_second:.1f} paths/s; <W> = {_estimate(result.mean_work.value, result.mean_work.error)}, "
           f"importance ESS/N {result.importance_ess:.3f}, log Z = {_estimate(result.log_z.value, result.log_z.error)}")

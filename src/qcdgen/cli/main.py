@@ -7,8 +7,14 @@ code 2; an interrupted run leaves a checkpoint and exits 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
+
+# Idle OpenMP threads sleep instead of spinning: a spinning pool stalls every small tensor
+# operation once another process takes a core (measured 30x slower). Read by libgomp when torch
+# is first imported, hence set before any torch import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from qcdgen import __version__
 from qcdgen.errors import ConvergenceError, InputError, NaNError
@@ -35,7 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     lattice.register(commands)
     hic.register(commands)
     inverse.register(commands)
+    _add_threads_option(parser)
     return parser
+
+
+def _add_threads_option(parser: argparse.ArgumentParser, top: bool = True) -> None:
+    """``--threads N`` on the top-level parser and on every subcommand (either place works)."""
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    parser.add_argument("--threads", type=int, default=None if top else argparse.SUPPRESS, metavar="N",
+                        help="CPU threads for torch and BLAS (default: 1 for small workloads, all cores for "
+                             "large ones; env QCDGEN_THREADS)")
+    for action in subparsers:
+        for sub in set(action.choices.values()):
+            _add_threads_option(sub, top=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 0
-    return run_guarded(lambda: args.run(args))
+    return run_guarded(lambda: _run_with_threads(args))
+
+
+def _run_with_threads(args: argparse.Namespace):
+    """Fix the thread count if asked; otherwise one thread, raised by pipelines with large workloads."""
+    from qcdgen.runtime import choose_threads, set_threads, torch_threads
+
+    set_threads(args.threads)
+    with torch_threads(choose_threads(0)):
+        return args.run(args)
 
 
 def run_guarded(run, prog: str = "qcdgen") -> int:

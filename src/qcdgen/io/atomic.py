@@ -7,12 +7,23 @@ either the old file or the complete new one under the final name, never half a f
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from qcdgen.errors import InputError
+
+
+def os_error_reason(exc: OSError) -> str:
+    """Why creating an entry in an *existing* directory failed, in words that are true there:
+    ENOENT from an existing directory means the file system takes no new entries (e.g. /proc)."""
+    reasons = {errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+               errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on device",
+               errno.EDQUOT: "disk quota exceeded",
+               errno.ENOENT: "this file system does not allow creating entries"}
+    return reasons.get(exc.errno, (exc.strerror or str(exc)).lower())
 
 
 def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
@@ -29,7 +40,8 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
     except OSError as exc:
-        raise InputError(f"{what} directory {str(parent)!r} is not writable ({exc.strerror})") from None
+        raise InputError(f"{what} directory {str(parent)!r} is not writable: cannot create a file there, "
+                         f"{os_error_reason(exc)}") from None
     os.close(fd)
     os.unlink(probe)
     return path

@@ -30,7 +30,6 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-import torch
 
 from qcdgen.errors import InputError
 from qcdgen.io import atomic_write_text

@@ -26,7 +26,7 @@ from qcdgen.io import Ensemble, check_writable, write_ensemble
 from qcdgen.lattice.diffusion_training import load_model
 from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
 from qcdgen.mcmc import MALA
-from qcdgen.runtime import make_generator, resolve_device
+from qcdgen.runtime import make_generator, resolve_device, threads_for
 from qcdgen.stats import Estimate
 from qcdgen.stats._validate import check_positive_int
 
@@ -126,10 +126,13 @@ def sample_lattice_diffusion(model_path: str | Path, out: str | Path, settings: 
     check_writable(ckpt_path, "checkpoint")
     generator = make_generator(settings.seed, dev)
     identity = {"settings": asdict(settings), "model": str(Path(model_path).resolve())}
-    phi, log_q, seconds = draw_proposals(
-        lambda n, gen: _draw_batch(model, settings, n, divergence, gen, dev), settings.configs,
-        settings.batch_size, generator, ckpt_path, CHECKPOINT_KIND, identity, f"sampling ({settings.sampler})",
-        progress=progress, stop_after=stop_after)
+    # exact log q: V vector-Jacobian products per network call, and V x V log-determinants
+    work = settings.batch_size * model.settings.channels * action.volume * (action.volume if divergence == "exact" else 1)
+    with threads_for(work, dev):
+        phi, log_q, seconds = draw_proposals(
+            lambda n, gen: _draw_batch(model, settings, n, divergence, gen, dev), settings.configs,
+            settings.batch_size, generator, ckpt_path, CHECKPOINT_KIND, identity, f"sampling ({settings.sampler})",
+            progress=progress, stop_after=stop_after)
     phi, log_q = phi.to(dev), log_q.to(dev)
     result = SampleResult(settings=settings, divergence=divergence, seconds=seconds,
                           proposals_per_second=settings.configs / max(seconds, 1e-12))

@@ -27,7 +27,7 @@ from qcdgen.io import atomic_write_text, check_writable, load_checkpoint, read_e
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.symmetries import random_symmetry
 from qcdgen.nn import PeriodicScoreCNN
-from qcdgen.runtime import resolve_device
+from qcdgen.runtime import resolve_device, threads_for
 from qcdgen.train import TrainSettings, train_model
 from qcdgen.train.distributed import distributed_context, local_device
 
@@ -184,11 +184,12 @@ def train_lattice_diffusion(ensemble: str | Path, out: str | Path, settings: Dif
         gaussian = StationaryGaussian.fit(torch.cat([data, -data]) if settings.odd else data).to(dev)
     score = build_score_model(settings, action, gaussian).to(dev)
     augment = (lambda b, g: random_symmetry(b, g, z2=settings.odd)) if settings.augment else None
-    result = train_model(
-        score, lambda m, b, g: dsm_loss(m, b, g, settings.weighting), data, settings.train_settings(),
-        checkpoint=checkpoint if checkpoint is not None else default_checkpoint_path(out),
-        meta={"ensemble": str(Path(ensemble).resolve()), "configs": len(train_phi), **asdict(settings)},
-        progress=progress, augment=augment, stop_after=stop_after, description="training")
+    with threads_for(settings.batch_size * settings.channels * action.volume, dev):
+        result = train_model(
+            score, lambda m, b, g: dsm_loss(m, b, g, settings.weighting), data, settings.train_settings(),
+            checkpoint=checkpoint if checkpoint is not None else default_checkpoint_path(out),
+            meta={"ensemble": str(Path(ensemble).resolve()), "configs": len(train_phi), **asdict(settings)},
+            progress=progress, augment=augment, stop_after=stop_after, description="training")
     score.load_state_dict(result.ema_state)
     score.eval()
     model = LatticeDiffusionModel(score=score, action=action, settings=settings, loss_steps=result.steps,

@@ -15,89 +15,29 @@ is evaluated in float64.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from qcdgen.errors import InputError, NaNError
+from qcdgen.errors import NaNError
 from qcdgen.flows import AffineCoupling, Flow, SpectralScale, SplineCoupling, StandardNormal, reverse_kl_loss
 from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.diffusion_sampling import json_dict
+from qcdgen.lattice.flow_settings import COUPLINGS, FlowSettings  # noqa: F401 (re-exported)
 from qcdgen.lattice.metropolis import (MetropolisSummary, check_sampling_args, draw_proposals, ensemble_attrs,
                                       metropolis_correct)
 from qcdgen.mcmc import log_partition_estimate
 from qcdgen.mcmc.independence import importance_ess
-from qcdgen.runtime import make_generator, resolve_device
+from qcdgen.runtime import make_generator, resolve_device, threaded, threads_for
 from qcdgen.stats._validate import check_positive_int
-from qcdgen.train import DatalessSettings, train_dataless
+from qcdgen.train import train_dataless
 from qcdgen.train.distributed import distributed_context, local_device
 
 MODEL_KIND = "lattice-flow"
 SAMPLING_KIND = "lattice-flow-sampling"
-COUPLINGS = ("affine", "rqs")
-
-
-@dataclass(frozen=True)
-class FlowSettings:
-    """Architecture and training settings (the ``qcdgen lattice flow-train`` flags, one to one)."""
-
-    coupling: str = "affine"
-    layers: int = 8
-    channels: int = 8
-    hidden: int = 1
-    kernel_size: int = 3
-    bins: int = 8
-    bound: float = 4.0
-    z2: bool = True
-    spectral: bool = True
-    path_gradient: bool = False
-    steps: int = 500
-    batch_size: int = 256
-    lr: float = 5e-3
-    warmup: int = 50
-    seed: int = 0
-    eval_samples: int = 4096
-
-    def __post_init__(self) -> None:
-        if self.coupling not in COUPLINGS:
-            raise InputError(f"--coupling must be one of {', '.join(COUPLINGS)}, got {self.coupling!r}")
-        check_positive_int(self.layers, "--layers", minimum=2)
-        check_positive_int(self.channels, "--channels")
-        check_positive_int(self.hidden, "--hidden", minimum=0)
-        check_positive_int(self.kernel_size, "--kernel-size")
-        if self.kernel_size % 2 == 0:
-            raise InputError(f"--kernel-size must be an odd integer, got {self.kernel_size}")
-        check_positive_int(self.bins, "--bins", minimum=2)
-        if not (isinstance(self.bound, (int, float)) and math.isfinite(self.bound) and self.bound > 0):
-            raise InputError(f"--bound must be a finite number > 0, got {self.bound!r}")
-        for name in ("z2", "spectral", "path_gradient"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        check_positive_int(self.steps, "--steps")
-        check_positive_int(self.batch_size, "--batch-size", minimum=2)
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"--lr must be a finite number > 0, got {self.lr!r}")
-        check_positive_int(self.warmup, "--warmup", minimum=0)
-        check_positive_int(self.seed, "--seed", minimum=0)
-        check_positive_int(self.eval_samples, "--eval-samples", minimum=2)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def dataless_settings(self) -> DatalessSettings:
-        return DatalessSettings(steps=self.steps, batch_size=self.batch_size, lr=self.lr, warmup=self.warmup,
-                                seed=self.seed)
-
-    def check_lattice(self, action: Phi4Action) -> None:
-        """Refuse a lattice the networks cannot handle (dimension, kernel wider than the lattice)."""
-        if action.dim not in (1, 2, 3):
-            raise InputError(f"the flow sampler supports --dim 1, 2 or 3, got {action.dim}")
-        if self.kernel_size // 2 > action.size:
-            raise InputError(f"--kernel-size {self.kernel_size} is wider than the lattice (L={action.size}); "
-                             f"use at most {2 * action.size + 1}")
 
 
 def build_flow(settings: FlowSettings, site_shape: tuple[int, ...]) -> Flow:
@@ -173,6 +113,7 @@ def default_checkpoint_path(out: str | Path) -> Path:
     return out.with_name(out.name + ".ckpt.pt")
 
 
+@threaded(lambda a: a["settings"].batch_size * a["settings"].channels * a["action"].volume)
 def train_lattice_flow(action: Phi4Action, out: str | Path, settings: FlowSettings = FlowSettings(),
                        device: str = "cpu", checkpoint: str | Path | None = None, progress: bool = True,
                        stop_after: int | None = None) -> LatticeFlowModel:
@@ -275,9 +216,10 @@ def sample_lattice_flow(model_path: str | Path, out: str | Path, configs: int, m
     def draw(n, gen):
         return model.flow.sample(n, gen)
 
-    phi, log_q, seconds = draw_proposals(draw, configs, batch_size, generator, ckpt_path, SAMPLING_KIND, identity,
-                                         f"sampling (flow-{model.settings.coupling})", progress=progress,
-                                         stop_after=stop_after)
+    with threads_for(batch_size * model.settings.channels * action.volume, dev):
+        phi, log_q, seconds = draw_proposals(draw, configs, batch_size, generator, ckpt_path, SAMPLING_KIND, identity,
+                                             f"sampling (flow-{model.settings.coupling})", progress=progress,
+                                             stop_after=stop_after)
     phi, log_q = phi.to(dev), log_q.to(dev)
     chain = np.zeros(configs, dtype=np.int32)
     summary = None

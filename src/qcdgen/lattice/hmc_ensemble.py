@@ -29,7 +29,7 @@ from qcdgen.io import Ensemble, check_writable, load_matching_checkpoint, save_c
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
-from qcdgen.runtime import CheckpointedLoop, make_generator, resolve_device
+from qcdgen.runtime import CheckpointedLoop, make_generator, resolve_device, threaded
 from qcdgen.stats import Estimate, gamma_method
 
 CHECKPOINT_KIND = "hmc-ensemble"
@@ -236,6 +236,7 @@ def default_checkpoint_path(out: str | Path) -> Path:
     return out.with_name(out.name + ".ckpt.pt")
 
 
+@threaded(lambda a: a["settings"].chains * a["settings"].size ** a["settings"].dim)
 def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: str | Path | None = None,
                           checkpoint_seconds: float = 60.0, progress: bool = True,
                           stop_after: int | None = None, resume: bool = True) -> HMCRunResult:

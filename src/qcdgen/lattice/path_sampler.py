@@ -31,7 +31,7 @@ from qcdgen.lattice.diffusion_sampling import json_dict
 from qcdgen.lattice.metropolis import (MetropolisSummary, check_sampling_args, draw_proposals, ensemble_attrs,
                                       metropolis_correct)
 from qcdgen.nn import PeriodicScoreCNN
-from qcdgen.runtime import make_generator, resolve_device
+from qcdgen.runtime import make_generator, resolve_device, threaded, threads_for
 from qcdgen.stats import Estimate
 from qcdgen.stats._validate import check_positive_float, check_positive_int
 from qcdgen.train import DatalessSettings, train_dataless
@@ -152,6 +152,7 @@ def load_path_model(path: str | Path, device: str | torch.device = "cpu") -> Lat
                             evaluation=dict(payload.get("evaluation", {})))
 
 
+@threaded(lambda a: a["settings"].batch_size * a["settings"].channels * a["action"].volume)
 def train_lattice_path_sampler(action: Phi4Action, out: str | Path, settings: PathSettings = PathSettings(),
                                device: str = "cpu", checkpoint: str | Path | None = None, progress: bool = True,
                                stop_after: int | None = None) -> LatticePathModel:
@@ -220,8 +221,9 @@ def sample_lattice_path_sampler(model_path: str | Path, out: str | Path, configs
 
     identity = {"configs": configs, "batch_size": batch_size, "seed": seed,
                 "model": str(Path(model_path).resolve())}
-    phi, log_q, seconds = draw_proposals(draw, configs, batch_size, generator, ckpt_path, CHECKPOINT_KIND,
-                                         identity, "sampling (path)", progress=progress, stop_after=stop_after)
+    with threads_for(batch_size * model.settings.channels * action.volume, dev):
+        phi, log_q, seconds = draw_proposals(draw, configs, batch_size, generator, ckpt_path, CHECKPOINT_KIND,
+                                             identity, "sampling (path)", progress=progress, stop_after=stop_after)
     work = log_q - action.log_prob(phi)
     summary_w = work_summary(work)
     chain = np.zeros(configs, dtype=np.int32)

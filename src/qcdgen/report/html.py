@@ -1,7 +1,12 @@
-"""One self-contained HTML page (and JSON) from a :class:`ValidationResult`.
+"""One self-contained HTML page (and JSON) from a :class:`ValidationResult`, or from several.
 
 The page has no external resources: CSS is inline and figures are base64 PNGs,
 so it can be mailed, archived or opened offline.
+
+A page holds either one result (banner, run info, pull table, checks, figures) or several
+named sections, e.g. ``[("lattice", r1), ("heavy-ion", r2)]``: then an overall banner (PASS
+only if every section passed) and a summary table come first, and each section follows with
+its own heading, banner, run info, pull table, checks and figures.
 """
 
 from __future__ import annotations
@@ -10,35 +15,65 @@ import html
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from qcdgen import __version__
+from qcdgen.errors import InputError
 from qcdgen.io.atomic import atomic_write_text, check_writable
 from qcdgen.report import plots
 from qcdgen.stats.compare import ValidationTable
 from qcdgen.stats.validation_result import ValidationResult
 
-__all__ = ["render_html", "render_json", "write_report"]
+__all__ = ["DEFAULT_MULTI_TITLE", "Results", "render_html", "render_json", "report_dict", "write_report"]
+
+#: what :func:`render_html`, :func:`render_json` and :func:`write_report` accept: one result, a
+#: sequence of (section name, result) pairs, or a mapping section name -> result
+Results = ValidationResult | Sequence[tuple[str, ValidationResult]] | Mapping[str, ValidationResult]
+
+#: the page title of a multi-section page when none is given
+DEFAULT_MULTI_TITLE = "qcdgen validation report"
+
+#: a pull table longer than this is shown as two half tables side by side
+SPLIT_ROWS = 14
+
+#: resolution of the figure PNGs: a 6-inch figure is 660 px wide, about one grid cell at full width
+FIGURE_DPI = 110
 
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1000px;
-       padding: 0 1em; color: #222; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em auto; max-width: 1400px;
+       padding: 0 1.5em; color: #222; }
 h1 { margin-bottom: 0.3em; }
+h2 { margin-top: 1.4em; border-bottom: 1px solid #ddd; padding-bottom: 0.15em; }
+section.result { margin-top: 2.5em; padding-top: 0.5em; border-top: 3px solid #bbb; }
+section.result > h2 { border-bottom: none; margin-top: 0.2em; font-size: 1.6em; }
 .banner { font-size: 2.2em; font-weight: bold; text-align: center; padding: 0.4em; border-radius: 6px;
           color: white; letter-spacing: 0.1em; }
+.banner.small { font-size: 1.3em; padding: 0.25em; }
 .banner.pass { background: #2e7d32; }
 .banner.fail { background: #c62828; }
 table { border-collapse: collapse; margin: 0.5em 0 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; }
 th { background: #f0f0f0; text-align: left; }
+td.obs { white-space: nowrap; }
 td.num { text-align: right; font-family: ui-monospace, monospace; white-space: nowrap; }
 tr.fail td { background: #fdecea; color: #b71c1c; }
+tr.untested td { color: #777; }
 span.pass { color: #2e7d32; font-weight: bold; }
 span.fail { color: #c62828; font-weight: bold; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-img { max-width: 100%; height: auto; }
-figcaption { font-size: 0.9em; color: #555; text-align: center; }
+p.note { color: #555; font-size: 0.95em; }
+.tablecols { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 560px), 1fr));
+             gap: 0 2em; align-items: start; }
+.tablecols > div { overflow-x: auto; }
+.tablecols table { width: 100%; }
+.figures { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1.2em; align-items: start; }
+@media (max-width: 900px) { .figures { grid-template-columns: minmax(0, 1fr); } }
+.figures figure { margin: 0; border: 1px solid #e4e4e4; border-radius: 4px; padding: 0.4em; background: #fff; }
+.figures figure img { display: block; width: 100%; height: auto; }
+.figures figure.wide { grid-column: 1 / -1; }
+.figures figure.wide img { width: auto; max-width: 100%; margin: 0 auto; }
+figcaption { font-size: 0.9em; color: #555; text-align: center; margin-top: 0.3em; }
 footer { margin-top: 2em; font-size: 0.8em; color: #777; }
 """
 
@@ -64,29 +99,64 @@ def _status(passed: bool) -> str:
     return '<span class="pass">PASS</span>' if passed else '<span class="fail">FAIL</span>'
 
 
+def _banner(passed: bool, small: bool = False) -> str:
+    kind = "pass" if passed else "fail"
+    return f'<div class="banner{" small" if small else ""} {kind}">{"PASS" if passed else "FAIL"}</div>'
+
+
+def _info_value(value) -> str:
+    """A run-info value as text: booleans (Python or NumPy) as yes/no, anything else as str()."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def _info_table(info: dict) -> str:
     if not info:
         return "<p>(no run information)</p>"
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in info.items())
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_info_value(v))}</td></tr>" for k, v in info.items())
     return f"<table>{rows}</table>"
 
 
+def _chi2_text(table: ValidationTable) -> str:
+    chi2, ndf = table.chi2()
+    return f"{_num(chi2, '.2f')}/{ndf}"
+
+
 def _pull_table(table: ValidationTable) -> str:
-    head = "<tr><th>observable</th><th>reference</th><th>generated</th><th>pull</th></tr>"
+    # rows of a table that marks some rows as shown-but-not-tested (heavy-ion) carry .tested/.flag
+    notes = any(getattr(r, "flag", "") for r in table.rows)
+    head = ("<tr><th>observable</th><th>reference</th><th>generated</th><th>pull</th>"
+            + ("<th>note</th>" if notes else "") + "</tr>")
     rows = []
     for r in table.rows:
-        bad = not abs(r.pull) < table.max_abs_pull
+        tested = getattr(r, "tested", True)
+        bad = tested and not abs(r.pull) < table.max_abs_pull
+        css = _FAIL_ROW if bad else ("" if tested else ' class="untested"')
+        note = f"<td>{_e(getattr(r, 'flag', ''))}</td>" if notes else ""
         rows.append(
-            f"<tr{_FAIL_ROW if bad else ''}><td>{_e(r.observable)}</td>"
+            f'<tr{css}><td class="obs">{_e(r.observable)}</td>'
             f'<td class="num">{_num(r.reference, ".6g")} ± {_num(r.reference_error, ".2g")}</td>'
             f'<td class="num">{_num(r.generated, ".6g")} ± {_num(r.generated_error, ".2g")}</td>'
-            f'<td class="num">{_num(r.pull, "+.2f")}</td></tr>')
+            f'<td class="num">{_num(r.pull, "+.2f")}</td>{note}</tr>')
     if not rows:
-        rows.append('<tr class="fail"><td colspan="4">no observables compared</td></tr>')
-    chi2, ndf = table.chi2()
-    summary = (f"<p>χ²/ndf = {_num(chi2, '.2f')}/{ndf}; a row passes if |pull| &lt; "
+        rows.append(f'<tr class="fail"><td colspan="{5 if notes else 4}">no observables compared</td></tr>')
+    summary = (f"<p>χ²/ndf = {_chi2_text(table)}; a row passes if |pull| &lt; "
                f"{_e(format(table.max_abs_pull, 'g'))}; table {_status(table.passed)}</p>")
-    return f"<table>{head}{''.join(rows)}</table>{summary}"
+    if len(rows) <= SPLIT_ROWS or notes:  # a table with a note column needs the full width
+        return f"<table>{head}{''.join(rows)}</table>{summary}"
+    # a long table reads top to bottom in two columns side by side (one column on a narrow screen)
+    half = (len(rows) + 1) // 2
+    halves = "".join(f"<div><table>{head}{''.join(part)}</table></div>" for part in (rows[:half], rows[half:]))
+    return f'<div class="tablecols">{halves}</div>{summary}'
+
+
+def _aliases_note(result: ValidationResult) -> str:
+    if not result.aliases:
+        return ""
+    merged = ", ".join(f"{dropped} (= {kept})" for dropped, kept in result.aliases.items())
+    return (f'<p class="note">Not repeated in the table (the same estimator of the same data as the row '
+            f"named in brackets, so counted once in the table and in χ²/ndf): {_e(merged)}</p>")
 
 
 def _checks_table(result: ValidationResult) -> str:
@@ -97,9 +167,10 @@ def _checks_table(result: ValidationResult) -> str:
     return f"<table><tr><th>check</th><th>result</th><th>detail</th></tr>{rows}</table>"
 
 
-def _figure(fig, caption: str) -> str:
-    data = plots.figure_to_base64_png(fig)
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
+def _figure(fig, caption: str, wide: bool = False) -> str:
+    data = plots.figure_to_base64_png(fig, dpi=FIGURE_DPI)
+    css = ' class="wide"' if wide else ""
+    return (f'<figure{css}><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
@@ -110,34 +181,108 @@ def _figures(result: ValidationResult) -> list[str]:
     out += [_figure(plots.series_figure(s), s.name) for s in result.series]
     out += [_figure(plots.histogram_figure(h), h.name) for h in result.histograms]
     if result.images:
-        out.append(_figure(plots.images_figure(result.images), "example configurations"))
+        out.append(_figure(plots.images_figure(result.images), "example configurations", wide=True))
     return out
 
 
-def render_html(result: ValidationResult) -> str:
-    """A complete HTML5 document: banner, run info, pull table, checks, figures.
-
-    The text is pure ASCII (other characters as ``&#...;`` references), so writing it
-    never depends on the locale's default file encoding.
-    """
-    passed = result.passed
+def _figure_grid(result: ValidationResult) -> str:
     figures = _figures(result)
+    if not figures:
+        return "<p>(no figures)</p>"
+    return '<div class="figures">\n' + "\n".join(figures) + "\n</div>"
+
+
+def _result_body(result: ValidationResult, h: int) -> list[str]:
+    """Run info, pull table, checks and figures of one result, with headings of level ``h``."""
+    return [
+        f"<h{h}>Run</h{h}>", _info_table(result.info),
+        f"<h{h}>Observables: reference vs generated</h{h}>", _pull_table(result.table) + _aliases_note(result),
+        f"<h{h}>Checks</h{h}>", _checks_table(result),
+        f"<h{h}>Figures</h{h}>", _figure_grid(result),
+    ]
+
+
+def _sections(results, what: str = "results") -> list[tuple[str, ValidationResult]] | None:
+    """None for one result; else the checked (name, result) pairs of a multi-section page."""
+    if isinstance(results, ValidationResult):
+        return None
+    if isinstance(results, Mapping):
+        items = list(results.items())
+    elif isinstance(results, Sequence) and not isinstance(results, (str, bytes)):
+        items = list(results)
+    else:
+        raise InputError(f"{what} must be a ValidationResult or a sequence of (section name, ValidationResult) "
+                         f"pairs, got {type(results).__name__}")
+    if not items:
+        raise InputError(f"{what}: a multi-section report needs at least one (section name, ValidationResult) pair")
+    seen = set()
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], ValidationResult)):
+            raise InputError(f"{what}: each section must be a (name, ValidationResult) pair, got {item!r:.80}")
+        name = item[0]
+        if not name.strip():
+            raise InputError(f"{what}: section names must not be empty, got {name!r}")
+        if name in seen:
+            raise InputError(f"{what}: section name {name!r} appears twice; names must be unique")
+        seen.add(name)
+    return items
+
+
+def _document(title: str, body: list[str]) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(result.title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(result.title)}</h1>",
-        f'<div class="banner {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</div>',
-        "<h2>Run</h2>", _info_table(result.info),
-        "<h2>Observables: reference vs generated</h2>", _pull_table(result.table),
-        "<h2>Checks</h2>", _checks_table(result),
-        "<h2>Figures</h2>", "\n".join(figures) if figures else "<p>(no figures)</p>",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        *body,
         f"<footer>qcdgen {_e(__version__)}</footer>",
         "</body></html>",
     ]
     # Pure ASCII (non-ASCII as character references): safe whatever the locale's file encoding.
     return ("\n".join(parts) + "\n").encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+def _row_count(table: ValidationTable) -> str:
+    """Number of rows, and of tested rows where a table shows some rows without testing them."""
+    tested = getattr(table, "tested_rows", table.rows)
+    return f"{len(table.rows)}" + ("" if len(tested) == len(table.rows) else f" ({len(tested)} tested)")
+
+
+def _summary_table(sections: list[tuple[str, ValidationResult]]) -> str:
+    rows = "".join(
+        f'<tr{"" if r.passed else _FAIL_ROW}><td><a href="#section-{i}">{_e(name)}</a></td><td>{_status(r.passed)}</td>'
+        f'<td class="num">{_row_count(r.table)}</td><td class="num">{_chi2_text(r.table)}</td></tr>'
+        for i, (name, r) in enumerate(sections, 1))
+    return (f'<table class="summary"><tr><th>section</th><th>result</th><th>rows</th><th>χ²/ndf</th></tr>'
+            f"{rows}</table>")
+
+
+def render_html(results: Results, title: str | None = None) -> str:
+    """A complete HTML5 document.
+
+    One :class:`ValidationResult`: banner, run info, pull table, checks, figures (page title:
+    ``title`` or ``result.title``). A sequence of (section name, result) pairs, or a mapping:
+    an overall banner (PASS iff every section passed), a summary table (section, PASS/FAIL,
+    rows, χ²/ndf), then one section per result with its own heading, banner and body (page
+    title: ``title`` or :data:`DEFAULT_MULTI_TITLE`).
+
+    The text is pure ASCII (other characters as ``&#...;`` references), so writing it
+    never depends on the locale's default file encoding.
+    """
+    sections = _sections(results)
+    if sections is None:
+        result = results
+        return _document(result.title if title is None else title,
+                         [_banner(result.passed), *_result_body(result, 2)])
+    body = [_banner(all(r.passed for _, r in sections)), "<h2>Summary</h2>", _summary_table(sections)]
+    for i, (name, result) in enumerate(sections, 1):
+        body += [f'<section class="result" id="section-{i}">', f"<h2>{_e(name)}</h2>"]
+        if result.title and result.title != name:
+            body.append(f'<p class="note">{_e(result.title)}</p>')
+        body += [_banner(result.passed, small=True), *_result_body(result, 3), "</section>"]
+    return _document(DEFAULT_MULTI_TITLE if title is None else title, body)
 
 
 def _strict(value):
@@ -153,23 +298,34 @@ def _strict(value):
     return value
 
 
-def render_json(result: ValidationResult) -> str:
-    """``result.to_dict()`` as indented strict JSON (NaN/inf become null), newline-terminated."""
-    return json.dumps(_strict(result.to_dict()), indent=2, allow_nan=False) + "\n"
+def report_dict(results: Results) -> dict:
+    """``result.to_dict()`` for one result; ``{"passed": <all passed>, "sections": {name: to_dict()}}`` for several."""
+    sections = _sections(results)
+    if sections is None:
+        return results.to_dict()
+    return {"passed": all(r.passed for _, r in sections), "sections": {name: r.to_dict() for name, r in sections}}
 
 
-def write_report(result: ValidationResult, html_path: str | os.PathLike | None = None,
-                 json_path: str | os.PathLike | None = None) -> None:
+def render_json(results: Results) -> str:
+    """:func:`report_dict` as indented strict JSON (NaN/inf become null), newline-terminated."""
+    return json.dumps(_strict(report_dict(results)), indent=2, allow_nan=False) + "\n"
+
+
+def write_report(results: Results, html_path: str | os.PathLike | None = None,
+                 json_path: str | os.PathLike | None = None, title: str | None = None) -> None:
     """Write the HTML page and/or the JSON atomically; a ``None`` path is skipped.
 
-    Both paths are checked and both texts rendered before anything is written, so a bad
-    path raises :class:`~qcdgen.errors.InputError` without leaving one file of the pair.
+    ``results``: one :class:`ValidationResult` or several sections (see :func:`render_html`);
+    ``title`` is the page title (the JSON has none). Both paths are checked and both texts
+    rendered before anything is written, so a bad path raises
+    :class:`~qcdgen.errors.InputError` without leaving one file of the pair.
     """
+    _sections(results)  # refuse a malformed section list before touching any path
     jobs = []
     if html_path is not None:
-        jobs.append((check_writable(html_path, "HTML report"), render_html))
+        jobs.append((check_writable(html_path, "HTML report"), lambda r: render_html(r, title=title)))
     if json_path is not None:
         jobs.append((check_writable(json_path, "JSON report"), render_json))
-    texts = [(path, render(result)) for path, render in jobs]
+    texts = [(path, render(results)) for path, render in jobs]
     for path, text in texts:
         atomic_write_text(path, text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -97,37 +98,72 @@ def loss_curve_figure(steps, losses) -> Figure:
     return fig
 
 
+def _auto_linthresh(values, errors) -> float:
+    """A power of ten at or below the smallest point scale max(|y|, σ): every point sits at or
+    beyond the linear region of a symlog axis, so each order of magnitude gets its own decade."""
+    scales = []
+    for y, e in zip(values, errors):
+        s = np.maximum(np.abs(y), np.abs(e))
+        scales.append(s[np.isfinite(s) & (s > 0)])
+    s = np.concatenate(scales) if scales else np.zeros(0)
+    return float(10.0 ** np.floor(np.log10(s.min()))) if s.size else 1.0
+
+
+def _symlog_ticks(linthresh: float, reach: float, most: int = 6) -> list[float]:
+    """0 and ±10^k from ``linthresh`` up to ``reach``, every few decades so that at most ``most``
+    ticks fall on each side (a label per decade is unreadable over 8+ decades)."""
+    lo = math.floor(math.log10(linthresh))
+    hi = max(lo, math.ceil(math.log10(reach))) if reach > 0 and math.isfinite(reach) else lo
+    step = max(1, math.ceil((hi - lo + 1) / most))
+    powers = [10.0 ** k for k in range(hi, lo - 1, -step)]
+    return sorted([0.0] + powers + [-p for p in powers])
+
+
 def series_figure(series: Series) -> Figure:
-    """Reference and generated with error bars, and their pull per point in a lower panel."""
+    """Reference and generated with error bars, and their pull per point in a lower panel.
+
+    The value axis follows ``series.scale``: linear, log (points <= 0 skipped) or symlog
+    (``series.linthresh``, or a power of ten below the smallest point, as linear half-width).
+    """
     ref = _arr(series.reference, f"series {series.name!r} reference")
     n = ref.size
     x = _arr(series.x, f"series {series.name!r} x", n)
     ref_err = _arr(series.reference_error, f"series {series.name!r} reference_error", n)
     gen = _arr(series.generated, f"series {series.name!r} generated", n)
     gen_err = _arr(series.generated_error, f"series {series.name!r} generated_error", n)
+    scale = series.scale
 
     fig = _new_figure(6.0, 4.5)
     ax, axp = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     # Small horizontal offset so overlapping error bars stay distinguishable.
     finite_x = x[np.isfinite(x)]
     dx = 0.08 * np.min(np.diff(np.unique(finite_x))) if np.unique(finite_x).size > 1 else 0.0
-    drawn = False
+    drawn = []
     sides = ((ref, ref_err, -dx, REF_STYLE, "o"), (gen, gen_err, dx, GEN_STYLE, "s"))
     for y, e, shift, style, marker in sides:
         ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(e)
-        if series.log_y:
+        if scale == "log":
             ok &= y > 0
         if ok.any():
             ax.errorbar(x[ok] + shift, y[ok], yerr=np.abs(e[ok]), fmt=marker, ms=4, capsize=2,
                         lw=1, **style)
-            drawn = True
+            drawn.append((y[ok], e[ok]))
+    ylabel = series.ylabel or series.name
     if drawn:
-        if series.log_y:
+        if scale == "log":
             ax.set_yscale("log")
+        elif scale == "symlog":
+            linthresh = series.linthresh or _auto_linthresh(*zip(*drawn))
+            ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+            reach = max(float(np.max(np.abs(y) + np.abs(e))) for y, e in drawn)
+            ax.set_yticks(_symlog_ticks(linthresh, reach))
+            ax.axhspan(-linthresh, linthresh, color="0.92", lw=0, zorder=0)
+            ax.axhline(0, color="0.5", lw=0.6, zorder=0)
+            ylabel += f"\n(symlog, linear within ±{linthresh:.3g})"
         ax.legend(fontsize=8)
     else:
         _no_data(ax)
-    ax.set_ylabel(series.ylabel or series.name)
+    ax.set_ylabel(ylabel, fontsize=9)
     ax.set_title(series.name, fontsize=10)
     ax.grid(alpha=0.3)
 
@@ -150,40 +186,62 @@ def series_figure(series: Series) -> Figure:
     return fig
 
 
-def _density(counts: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    counts = np.where(np.isfinite(counts), counts, 0.0)
-    total = float(counts.sum())
-    if total <= 0:
-        return np.zeros_like(counts), np.zeros_like(counts), total
-    norm = total * widths
-    return counts / norm, np.sqrt(np.clip(counts, 0, None)) / norm, total
+def _outside_text(under: int | None, over: int | None) -> str:
+    if under is None or over is None:
+        return "outside range not recorded"
+    if under + over == 0:
+        return "none outside range"
+    return f"{under + over:d} outside range ({under:d} below, {over:d} above)"
 
 
 def histogram_figure(hist: Histogram) -> Figure:
-    """Both histograms normalised to unit area, as steps with Poisson error bars × √(2τ_int)."""
+    """Both histograms as densities (steps) with Poisson error bars × √(2τ_int).
+
+    When the entries outside the range are recorded, each side is normalised to *all* its
+    entries (so the area inside the range is the fraction in range) and the legend gives the
+    total and how many fell outside; otherwise to the entries in range, as the axis label says.
+    """
     ref = _arr(hist.reference, f"histogram {hist.name!r} reference")
     edges = _arr(hist.edges, f"histogram {hist.name!r} edges", ref.size + 1)
     gen = _arr(hist.generated, f"histogram {hist.name!r} generated", ref.size)
     widths = np.diff(edges)
     centres = 0.5 * (edges[:-1] + edges[1:])
+    all_entries = hist.outside_recorded
 
     fig = _new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     drawn = False
-    for counts, tau, style in ((ref, hist.reference_tau_int, REF_STYLE), (gen, hist.generated_tau_int, GEN_STYLE)):
-        dens, err, total = _density(counts, widths)
-        err = err * np.sqrt(2 * max(float(tau), 0.5)) if np.isfinite(tau) else err
-        if total <= 0:
+    sides = ((ref, hist.reference_tau_int, hist.reference_underflow, hist.reference_overflow, REF_STYLE),
+             (gen, hist.generated_tau_int, hist.generated_underflow, hist.generated_overflow, GEN_STYLE))
+    for counts, tau, under, over, style in sides:
+        counts = np.where(np.isfinite(counts), counts, 0.0)
+        inside = float(counts.sum())
+        total = inside + (under + over if all_entries else 0)
+        if inside <= 0:
+            if total > 0:  # nothing in range: say so rather than leave the side out silently
+                ax.plot([], [], color=style["color"], label=f"{style['label']}: N={total:.6g}, all outside range")
+                drawn = True
             continue
-        ax.stairs(dens, edges, color=style["color"], lw=1.5, label=f"{style['label']} (N={total:.6g})")
+        norm = total * widths
+        dens = counts / norm
+        err = np.sqrt(np.clip(counts, 0, None)) / norm
+        err = err * np.sqrt(2 * max(float(tau), 0.5)) if np.isfinite(tau) else err
+        if all_entries:
+            label = f"{style['label']}: N={total:.6g}, {_outside_text(under, over)}"
+        else:
+            label = f"{style['label']}: N={inside:.6g} in range, {_outside_text(under, over)}"
+        ax.stairs(dens, edges, color=style["color"], lw=1.5, label=label)
         ax.errorbar(centres, dens, yerr=err, fmt="none", ecolor=style["color"], lw=1, capsize=0)
         drawn = True
     if drawn:
-        ax.legend(fontsize=8)
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top + 0.25 * (top - bottom))  # headroom: the legend never hides the peak
+        ax.legend(fontsize=8, loc="upper right")
     else:
         _no_data(ax, "no entries")
     ax.set_xlabel(hist.xlabel or hist.name)
-    ax.set_ylabel("probability density")
+    ax.set_ylabel("density (normalised to all N entries)" if all_entries
+                  else "density (normalised to the entries in range)", fontsize=9)
     ax.set_title(hist.name, fontsize=10)
     ax.grid(alpha=0.3)
     return fig

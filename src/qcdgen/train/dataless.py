@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from qcdgen.errors import InputError, NaNError
+from qcdgen.errors import NaNError
 from qcdgen.io import check_writable, load_matching_checkpoint, save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
 from qcdgen.stats._validate import check_positive_int

@@ -7,7 +7,9 @@
 - :mod:`~qcdgen.hic.observables.fluctuations`: ⟨δpT δpT⟩, ⟨δpT δpT δpT⟩, ρ(v_n², [pT]),
   net charge and net baryon number;
 - :mod:`~qcdgen.hic.observables.summary`: :func:`observe` / :func:`observe_file`, the standard
-  set over all events and per centrality class, as an :class:`ObservableSummary`.
+  set over all events and per centrality class, as an :class:`ObservableSummary`;
+- :mod:`~qcdgen.hic.observables.quality`: which of those numbers a sample supports: impossible
+  values (|ρ_n| > 1, v_n{4} ≥ v_n{2}) nulled, samples too small for an observable flagged.
 
 Every observable is a function of event averages of per-event columns; its error comes from
 resampling events (delete-group jackknife by default, bootstrap on request).

@@ -24,9 +24,14 @@ analysed sample, c = 100 (N_more + N_equal/2) / N_events (most central = highest
 multiplicity; tied events share one value and so one class). Class (lo, hi) holds
 lo ≤ c < hi (c = 100 belongs to a class ending at 100).
 
-NaN results (a cumulant of the unphysical sign, ⟨pT⟩ of an absent species, a class with
-fewer than 2 events …) stay NaN, are listed in ``flags`` and announced by one
-:class:`ObservableWarning`; they are never averaged.
+Every sample (all events, each class) is checked by :func:`~qcdgen.hic.observables.quality.assess`:
+NaN results (a cumulant of the unphysical sign, ⟨pT⟩ of an absent species …) stay NaN,
+impossible numbers (|ρ_n| > 1, v_n{4} ≥ v_n{2}) become NaN with the raw value in the reason,
+and samples too small for an observable (fewer than 50–100 events for four-particle cumulants
+and ρ_n) are flagged. ``quality[scope][name]`` holds the flags, ``to_json_dict`` adds
+``"flag"`` and ``"reason"`` to each flagged observable, and :meth:`ObservableSummary.warning_lines`
+gives one short line per problem, each naming the JSON key to look at; :func:`observe` warns
+them one :class:`ObservableWarning` per line. Nothing is ever averaged over a NaN.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from qcdgen.hic.observables._resample import ObservableWarning, Resampler, check
 from qcdgen.hic.observables.fluctuations import (
     PT_COLUMNS, net_columns, pt_correlators_from_columns, rho_columns, rho_from_columns)
 from qcdgen.hic.observables.flow import ORDERS, QVectors, flow_columns, flow_from_columns
+from qcdgen.hic.observables.quality import ObservableFlag, assess
 from qcdgen.hic.observables.spectra import (
     FlatParticles, PtSpectrum, _check_abs_cut, _check_bins, _check_range, select,
     species_count_columns, spectrum_columns, spectrum_from_columns)
@@ -73,13 +79,47 @@ def _nan_to_none(x: float):
     return None if not math.isfinite(x) else float(x)
 
 
+#: longest warning line aimed at (names are packed into it, the rest counted as "+N more");
+#: with the CLI's "qcdgen: warning: " prefix a line stays within 120 characters
+LINE_WIDTH = 103
+#: :meth:`ObservableSummary.warning_lines` shows at most this many lines by default
+MAX_WARNING_LINES = 40
+
+
+def _name_rank(name: str) -> int:
+    """Order of names in a warning (stable sort): flow harmonics, then rho_n, then the rest."""
+    return 0 if name.startswith("v") and "{" in name else 1 if name.startswith("rho") else 2
+
+
+def _by_rank(names: list[str]) -> list[str]:
+    return sorted(names, key=lambda n: (_name_rank(n), len(n)))
+
+
+def _pack(head: str, names: list[str], tail: str, width: int = LINE_WIDTH) -> str:
+    """``head name1 name2 ... +K more tail``, as many names as fit in ``width`` characters."""
+    names = _by_rank(names)
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        more = f" +{rest} more" if rest else ""
+        if shown and len(" ".join([head, *shown, name])) + len(more) + len(tail) > width:
+            break
+        shown.append(name)
+    rest = len(names) - len(shown)
+    return " ".join([head, *shown]) + (f" +{rest} more" if rest else "") + tail
+
+
 @dataclass
 class ObservableSummary:
     """Observables (name → :class:`~qcdgen.stats.Estimate`) over all events and per class.
 
     ``observables``: all events; ``per_class[label]``: events of one centrality class
     (``label`` like ``"0-10%"``, ranges in ``classes``); ``spectra["all" | label][species]``:
-    :class:`~qcdgen.hic.observables.spectra.PtSpectrum`; ``flags``: why anything is NaN.
+    :class:`~qcdgen.hic.observables.spectra.PtSpectrum`; ``quality[scope][name]``
+    (scope ``"all"`` or a label): :class:`~qcdgen.hic.observables.quality.ObservableFlag` of each
+    flagged observable (values flagged ``undefined``/``unreliable`` are NaN here);
+    ``notes[scope]``: problems that concern no single observable; ``flags``: all of these as
+    text, one per problem.
     """
 
     observables: dict[str, Estimate]
@@ -91,6 +131,8 @@ class ObservableSummary:
     centrality_source: str | None = None
     settings: dict = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    quality: dict[str, dict[str, ObservableFlag]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Estimate:
         return self.observables[name]
@@ -103,33 +145,99 @@ class ObservableSummary:
     def class_labels(self) -> list[str]:
         return [class_label(lo, hi) for lo, hi in self.classes]
 
+    def flag(self, name: str, scope: str = "all") -> ObservableFlag | None:
+        """The flag of observable ``name`` in ``scope`` (``"all"`` or a class label), or None."""
+        return self.quality.get(scope, {}).get(name)
+
+    def scope_events(self, scope: str) -> int:
+        return self.n_events if scope == "all" else self.class_events.get(scope, 0)
+
+    @staticmethod
+    def json_key(scope: str, name: str | None = None) -> str:
+        """Where ``to_json_dict()`` holds observable ``name`` of ``scope`` (or the class itself)."""
+        if scope == "all":
+            return f'observables["{name}"]' if name is not None else "observables"
+        base = f'per_class["{scope}"]'
+        return f'{base}["observables"]["{name}"]' if name is not None else base
+
     def table(self, name: str) -> dict[str, np.ndarray]:
         """One observable across the centrality classes, for plotting:
-        ``{"lo", "hi", "center", "value", "error"}`` arrays (empty without classes)."""
+        ``{"lo", "hi", "center", "value", "error", "n_events"}`` arrays (empty without classes)."""
         lo = np.array([c[0] for c in self.classes], dtype=float)
         hi = np.array([c[1] for c in self.classes], dtype=float)
         est = [self.per_class[class_label(a, b)].get(name, Estimate(math.nan, math.nan))
                for a, b in self.classes]
         return {"lo": lo, "hi": hi, "center": 0.5 * (lo + hi),
                 "value": np.array([e.value for e in est], dtype=float),
-                "error": np.array([e.error for e in est], dtype=float)}
+                "error": np.array([e.error for e in est], dtype=float),
+                "n_events": np.array([self.class_events.get(class_label(a, b), 0) for a, b in self.classes],
+                                     dtype=int)}
+
+    def warning_lines(self, max_lines: int | None = MAX_WARNING_LINES) -> list[str]:
+        """One short line per class and problem (empty classes, values shown as n/a, a sample
+        too small for some observables …), each naming the key of :meth:`to_json_dict` whose
+        ``"flag"`` and ``"reason"`` give the details. More than ``max_lines`` lines end in one
+        line counting the rest (None: all)."""
+        lines: list[str] = []
+        empty = [lab for lab in self.class_labels if self.class_events.get(lab, 0) < 2]
+        if empty:
+            lines.append(_pack(f"{len(empty)} of {len(self.classes)} classes have < 2 events (no estimates):",
+                               empty, f'; see {self.json_key(empty[0])}["n_events"]'))
+        for scope in ["all"] + [lab for lab in self.class_labels if lab not in empty]:
+            q = self.quality.get(scope, {})
+            where = "all events" if scope == "all" else scope
+            groups: dict[tuple[str, str], list[str]] = {}
+            for name, fl in q.items():
+                if fl.nulled:
+                    groups.setdefault(("n/a", fl.group), []).append(name)
+                elif "few_events" in fl.flags:
+                    groups.setdefault(("few", ""), []).append(name)
+                else:
+                    groups.setdefault(("kept", fl.group), []).append(name)
+            for (kind, group), names in groups.items():
+                first = self.json_key(scope, _by_rank(names)[0])
+                if kind == "n/a":
+                    lines.append(_pack(f"{where}:", names, f" n/a ({group}); see {first}"))
+                elif kind == "few":
+                    lines.append(_pack(f"{where}: {self.scope_events(scope)} events, too few for", names,
+                                       f"; see {first}"))
+                else:
+                    lines.append(_pack(f"{where}:", names, f" {group}; see {first}"))
+            for note in self.notes.get(scope, []):
+                text = f"{where}: {note}"
+                lines.append(text if len(text) <= LINE_WIDTH else text[:LINE_WIDTH - 3] + "...")
+        if max_lines is not None and len(lines) > max_lines:
+            rest = len(lines) - (max_lines - 1)
+            lines = lines[:max_lines - 1] + [f'{rest} more warnings: see "warnings" in the JSON summary']
+        return lines
 
     def to_json_dict(self) -> dict:
         """Strict-JSON-ready dict: ``{"observables": {name: {"value", "error"}}, ...}`` over all
-        events, plus ``per_class``, ``settings``, ``centrality_source`` and ``flags``.
+        events, plus ``per_class``, ``settings``, ``centrality_source``, ``flags`` and
+        ``warnings`` (every line of :meth:`warning_lines`). A flagged observable also has
+        ``"flag"`` (see :data:`~qcdgen.hic.observables.quality.FLAG_ORDER`) and ``"reason"``.
         NaN becomes ``null`` (JSON has no NaN)."""
-        def block(obs):
-            return {k: {"value": _nan_to_none(e.value), "error": _nan_to_none(e.error)} for k, e in obs.items()}
+        def block(obs, scope):
+            out = {}
+            for k, e in obs.items():
+                entry = {"value": _nan_to_none(e.value), "error": _nan_to_none(e.error)}
+                fl = self.flag(k, scope)
+                if fl is not None:
+                    entry["flag"], entry["reason"] = fl.flag, fl.reason
+                out[k] = entry
+            return out
 
         return {
-            "observables": block(self.observables),
+            "observables": block(self.observables, "all"),
             "n_events": self.n_events,
             "centrality_source": self.centrality_source,
             "settings": self.settings,
             "per_class": {class_label(lo, hi): {"range": [lo, hi], "n_events": self.class_events[class_label(lo, hi)],
-                                                "observables": block(self.per_class[class_label(lo, hi)])}
+                                                "observables": block(self.per_class[class_label(lo, hi)],
+                                                                     class_label(lo, hi))}
                           for lo, hi in self.classes},
             "flags": list(self.flags),
+            "warnings": self.warning_lines(max_lines=None),
         }
 
 
@@ -281,8 +389,9 @@ def _summarize(cols: dict[str, np.ndarray], classes, settings: dict, seed: int, 
     if n_ev < 2:
         raise InputError(f"observables need at least 2 events, got {n_ev}")
     obs, spectra, flags = summarize_columns(cols, settings, seed)
+    obs, quality, notes = assess(obs, n_ev, flags)
     summary = ObservableSummary(obs, n_ev, classes, spectra={"all": spectra}, settings=settings)
-    summary.flags.extend(f"all: {f}" for f in flags)
+    summary.quality["all"], summary.notes["all"] = quality, notes
     if classes:
         if "centrality" in cols:
             cent, summary.centrality_source = cols["centrality"], "field"
@@ -296,15 +405,21 @@ def _summarize(cols: dict[str, np.ndarray], classes, settings: dict, seed: int, 
             idx = np.flatnonzero(sel)
             sub = {k: v[idx] for k, v in cols.items()}
             obs_c, spec_c, flags_c = summarize_columns(sub, settings, seed)
+            if len(idx) >= 2:
+                obs_c, quality_c, notes_c = assess(obs_c, len(idx), flags_c)
+            else:
+                quality_c, notes_c = {}, flags_c
             summary.per_class[label] = obs_c
             summary.class_events[label] = len(idx)
             summary.spectra[label] = spec_c
-            summary.flags.extend(f"{label}: {f}" for f in flags_c)
-    if warn and summary.flags:
-        shown = summary.flags[:12]
-        more = f" (and {len(summary.flags) - 12} more, see summary.flags)" if len(summary.flags) > 12 else ""
-        warnings.warn("observables with NaN value or error: " + "; ".join(shown) + more, ObservableWarning,
-                      stacklevel=3)
+            summary.quality[label], summary.notes[label] = quality_c, notes_c
+    for scope in ["all"] + summary.class_labels:
+        summary.flags.extend(f"{scope}: {name}: {fl.flag}: {fl.reason}"
+                             for name, fl in summary.quality.get(scope, {}).items())
+        summary.flags.extend(f"{scope}: {note}" for note in summary.notes.get(scope, []))
+    if warn:
+        for line in summary.warning_lines():
+            warnings.warn(line, ObservableWarning, stacklevel=3)
     return summary
 
 
@@ -318,7 +433,8 @@ def observe(events: ak.Array, centrality_classes: Iterable[tuple[float, float]] 
     pT-fluctuation acceptance (charged). ``eta_gap``: Δη of ``vn{2,|deta|>Δ}`` (None: not
     computed). ``errors``: "jackknife" (``n_groups`` groups of events) or "bootstrap"
     (``n_boot`` replicas, ``seed``). ``pt_bins``: spectrum bin edges (None: 0.1 GeV bins up to
-    4 GeV). ``warn``: one :class:`ObservableWarning` listing every NaN (they are in ``flags`` anyway).
+    4 GeV). ``warn``: one :class:`ObservableWarning` per line of
+    :meth:`ObservableSummary.warning_lines` (the flags are in ``quality`` and ``flags`` anyway).
     """
     settings = _settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins)
     check_events(events)

@@ -29,7 +29,7 @@ from qcdgen.hic.surrogate.model import load_surrogate, sample_events
 from qcdgen.hic.surrogate.train import finetune_surrogate, train_surrogate
 from qcdgen.hic.surrogate.vocabulary import SpeciesVocabulary
 from qcdgen.io.atomic import check_writable
-from qcdgen.runtime import progress_bar
+from qcdgen.runtime import progress_bar, threaded
 
 
 class TensorProvider:
@@ -71,6 +71,8 @@ def _files(files) -> list[str]:
     return [str(f) for f in files]
 
 
+# one step: batch_events x k_particles particles through 128-wide layers
+@threaded(lambda a: a["batch_events"] * a["k_particles"] * 128)
 def train_pipeline(files, *, conditions: Sequence[str] | str, out: str | os.PathLike, steps: int | None = None,
                    batch_events: int = 32, k_particles: int = 256, lr: float = 1e-3, eta_max: float | None = None,
                    max_events: int | None = None, config: dict | None = None, seed: int = 0, device: str = "cpu",
@@ -106,6 +108,7 @@ def load_pipeline_model(path: str | os.PathLike, device: str = "cpu") -> LoadedS
                            eta_max=data.get("eta_max"))
 
 
+@threaded(lambda a: a["batch_events"] * a["k_particles"] * 128)
 def finetune_pipeline(model_path: str | os.PathLike, files, *, out: str | os.PathLike, steps: int = 500,
                       lr: float = 1e-4, parts: str = "all", batch_events: int = 32, k_particles: int = 256,
                       max_events: int | None = None, seed: int = 0, device: str = "cpu", progress: bool = True,
@@ -178,6 +181,8 @@ class SampleSummary:
         return self.n_events / self.seconds if self.seconds > 0 else math.inf
 
 
+# decoding: cache-sized chunks of 2048 particles through 128-wide layers
+@threaded(lambda a: 2048 * 128)
 def sample_pipeline(model_path: str | os.PathLike, *, out: str | os.PathLike, events: int | None = None,
                     condition: str | dict | None = None, like: str | os.PathLike | None = None,
                     n_steps: int = 8, solver: str = "heun", chunk_events: int = 100, seed: int = 0,
