@@ -57,12 +57,10 @@ class DemoResult:
 
 
 def _prepare(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {str(out)!r}: cannot create the directory ({exc.strerror})") from None
+    from qcdgen.io.atomic import check_writable_dir
+
+    check_writable_dir(out, "--out")
+    out.mkdir(parents=True, exist_ok=True)
     return out
 
 

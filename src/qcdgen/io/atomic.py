@@ -36,15 +36,42 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
         raise InputError(f"{what} directory {str(parent)!r} does not exist; create it first")
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(f"{what} file {str(path)!r} exists and is not writable")
-    # Probe by creating a file: permission bits alone say nothing for root, /proc or read-only mounts.
+    _probe_file(parent, f"{what} directory {str(parent)!r}")
+    return path
+
+
+def _probe_file(directory: Path, what: str) -> None:
+    """Create and remove a file in ``directory``: permission bits alone say nothing for root, /proc
+    or read-only mounts."""
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+        fd, probe = tempfile.mkstemp(prefix=".qcdgen-probe.", dir=directory)
     except OSError as exc:
-        raise InputError(f"{what} directory {str(parent)!r} is not writable: cannot create a file there, "
-                         f"{os_error_reason(exc)}") from None
+        raise InputError(f"{what} is not writable: cannot create a file there, {os_error_reason(exc)}") from None
     os.close(fd)
     os.unlink(probe)
-    return path
+
+
+def check_writable_dir(path: str | os.PathLike, what: str = "output directory") -> Path:
+    """Refuse an output directory that cannot be used, before any computation: an existing file, a
+    path below a file, or a directory that cannot be created or written into. Creates nothing."""
+    out = Path(path)
+    if out.is_dir():
+        _probe_file(out, f"{what} {str(out)!r}")
+        return out
+    if out.exists() or out.is_symlink():
+        kind = "a broken symbolic link" if not out.exists() else "an existing file"
+        raise InputError(f"{what} {str(out)!r} is {kind}, not a directory; give a directory name")
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{what} {str(out)!r} cannot be created: {str(ancestor)!r} is a file, not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".qcdgen-probe.", dir=ancestor))
+    except OSError as exc:
+        raise InputError(f"{what} {str(out)!r}: cannot create the directory in {str(ancestor)!r}, "
+                         f"{os_error_reason(exc)}") from None
+    return out
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from matplotlib.lines import Line2D
 
 from qcdgen.errors import InputError
 from qcdgen.hic.observables.summary import class_label
-from qcdgen.io.atomic import os_error_reason
+from qcdgen.io.atomic import check_writable_dir, os_error_reason
 from qcdgen.report.plots import new_figure, save_figure
 
 __all__ = ["check_plot_dir", "flow_vs_centrality_figure", "observable_vs_centrality_figure", "pt_spectra_figure",
@@ -43,32 +42,8 @@ MARKERS = "osD^v<>p*h"
 
 
 def check_plot_dir(path: str | os.PathLike, what: str = "plot directory") -> Path:
-    """Refuse a plot directory that cannot be used, before any computation: an existing file,
-    a path below a file, or a directory that cannot be created or written into. Creates nothing."""
-    out = Path(path)
-    if out.is_dir():
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".qcdgen-probe.", dir=out)
-        except OSError as exc:
-            raise InputError(f"{what} {str(out)!r} is not writable: cannot create a file in it, "
-                             f"{os_error_reason(exc)}") from None
-        os.close(fd)
-        os.unlink(probe)
-        return out
-    if out.exists() or out.is_symlink():
-        kind = "a broken symbolic link" if not out.exists() else "an existing file"
-        raise InputError(f"{what} {str(out)!r} is {kind}, not a directory; give a directory name")
-    ancestor = out.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise InputError(f"{what} {str(out)!r} cannot be created: {str(ancestor)!r} is a file, not a directory")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".qcdgen-probe.", dir=ancestor))
-    except OSError as exc:
-        raise InputError(f"{what} {str(out)!r}: cannot create the directory in {str(ancestor)!r}, "
-                         f"{os_error_reason(exc)}") from None
-    return out
+    """Refuse a plot directory that cannot be used, before any computation (creates nothing)."""
+    return check_writable_dir(path, what)
 
 
 def _table(summary, name: str) -> dict[str, np.ndarray]:
