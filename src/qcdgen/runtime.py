@@ -91,7 +91,7 @@ def choose_threads(work: float) -> int:
 
 @contextlib.contextmanager
 def torch_threads(n: int):
-    """Run a block with ``n`` intra-op CPU threads (torch and the BLAS under NumPy), then restore.
+    """Run a block with ``n`` intra-op CPU threads (torch, NumPy's BLAS, scikit-learn's OpenMP), then restore.
 
     Small dense problems (a 50 × 500 kernel) are dominated by thread start-up and lose badly
     when the machine is shared; one thread is the right choice for them.
@@ -99,7 +99,7 @@ def torch_threads(n: int):
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        with _blas_threads(n):
+        with _library_threads(n):
             yield
     finally:
         torch.set_num_threads(previous)
@@ -148,13 +148,13 @@ def threaded(work_of):
 
 
 @contextlib.contextmanager
-def _blas_threads(n: int):
+def _library_threads(n: int):
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # threadpoolctl comes with scikit-learn; without it NumPy keeps its default
         yield
         return
-    with threadpool_limits(limits=n, user_api="blas"):
+    with threadpool_limits(limits=n):  # BLAS under NumPy/SciPy and OpenMP pools (scikit-learn's too)
         yield
 
 
