@@ -115,3 +115,12 @@ def test_quick_demo_is_exact_and_does_not_memorise(tmp_path):
         assert abs(lattice.row(name).pull) < 3, (name, lattice.row(name))
     assert [c.name for c in lattice.checks] == ["memorisation"] and lattice.checks[0].passed
     assert result.passed, {k: s.passed for k, s in result.sections.items()}
+
+
+def test_the_shipped_surrogate_is_installed_small_and_conditioned_on_b():
+    from qcdgen.demo.hic import shipped_surrogate
+    from qcdgen.hic.surrogate.pipeline import load_pipeline_model
+
+    path = shipped_surrogate()
+    assert path.stat().st_size < 2_000_000
+    assert load_pipeline_model(path).conditions == ["b"]
