@@ -15,7 +15,7 @@ from scipy import integrate, special, stats
 
 from qcdgen.hic import species
 from qcdgen.hic.generators import blast_wave, decays
-from qcdgen.hic.generators.hadron_gas import HBARC, HadronGas, _pdg
+from qcdgen.hic.generators.hadron_gas import HBARC, HadronGas, pdg_properties
 
 
 # -- hadron resonance gas --------------------------------------------------------------------------
@@ -23,7 +23,7 @@ from qcdgen.hic.generators.hadron_gas import HBARC, HadronGas, _pdg
 def test_hrg_density_matches_quadrature(code, mu_b):
     gas = HadronGas(T=0.156, mu_b=mu_b, terms=30)
     n = dict(zip(gas.codes.tolist(), gas.densities()))[code]
-    m, _, g, baryon = _pdg(abs(code))
+    m, _, g, baryon = pdg_properties(abs(code))
     b = baryon * np.sign(code)
     stat = 1.0 if baryon else -1.0   # +1 Fermi, −1 Bose
     f = lambda p: p * p / (np.exp((np.sqrt(p * p + m * m) - b * mu_b) / gas.T) + stat)

@@ -7,7 +7,7 @@ Fixed seeds make each run deterministic; 3σ is the acceptance criterion.
 import numpy as np
 import pytest
 
-from qcdgen.lattice.analysis import observe_file
+from qcdgen.lattice.observe import observe_file
 from qcdgen.lattice.exact import free_chi2, free_propagator, free_xi2, one_site_moment
 from qcdgen.lattice.hmc_ensemble import HMCSettings, generate_hmc_ensemble
 from qcdgen.lattice.observables import cumulants_from_moments

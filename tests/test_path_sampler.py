@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from qcdgen.diffusion.path_sampler import (MLPDrift, PathSampler, gaussian_log_density, path_loss, sample_work,
+from qcdgen.diffusion.trajectory_balance import (MLPDrift, PathSampler, gaussian_log_density, path_loss, sample_work,
                                            work_summary)
 from qcdgen.errors import InputError, NaNError
 from qcdgen.train import DatalessSettings, train_dataless

@@ -11,6 +11,7 @@ import torch
 from qcdgen.errors import InputError
 from qcdgen.inverse.schrodinger import (Levels, count_nodes, fit_potential, radial_grid, read_levels, run_potential,
                                         solve_levels, solve_radial)
+from qcdgen.report.pipelines import run_potential as run_potential_and_plot
 
 
 def hydrogen(n, l):
@@ -179,8 +180,9 @@ def test_run_potential_refuses_bad_settings(tmp_path):
 def test_run_potential_files_and_determinism(tmp_path):
     p = _write(tmp_path, "n,l,E,error,width\n1,0,1.5,0.01,0.3\n2,0,3.5,0.01,0.7\n1,1,2.5,0.01,0.5\n")
     kw = dict(mass=1.0, grid_points=60, ensemble=2, epochs=20, seed=3, progress=False)
-    res = run_potential(p, out=tmp_path / "a.csv", plot=tmp_path / "a.png", **kw)
-    run_potential(p, out=tmp_path / "b.csv", **kw)
+    res = run_potential_and_plot(p, out=tmp_path / "a.csv", plot=tmp_path / "a.png", **kw)
+    plain = run_potential(p, out=tmp_path / "b.csv", **kw)            # the domain pipeline draws nothing
+    assert res.plot == tmp_path / "a.png" and plain.plot is None
     text = (tmp_path / "a.csv").read_text()
     assert text == (tmp_path / "b.csv").read_text()
     header = [ln for ln in text.splitlines() if not ln.startswith("#")][0]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qcdgen.lattice.analysis import observe_file
+from qcdgen.lattice.observe import observe_file
 from qcdgen.lattice.exact import free_chi2, free_propagator
 from qcdgen.lattice.hmc_ensemble import HMCSettings, generate_hmc_ensemble
 from qcdgen.stats import compare

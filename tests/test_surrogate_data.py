@@ -14,7 +14,7 @@ from qcdgen.hic.surrogate import (
     DEFAULT_VOCABULARY, FALLBACK_OTHER_PDG, SUMMARY_NAMES, ConditionScaler, SpeciesVocabulary,
     events_to_tensors, load_event_tensors, random_rotation, sample_batch, tensors_to_events, train_test_split,
 )
-from qcdgen.hic.surrogate import data as data_module
+from qcdgen.hic.surrogate import batches as batches_module
 
 HYDRO_CODES = (111, 211, -211, 321, -321, 130, 310, 22, 2212, -2212, 2112, -2112, 3122, -3122,
                3222, -3222, 3112, -3112, 3312, -3312, 3322, -3322, 3334, -3334)
@@ -235,7 +235,7 @@ def test_condition_scaler():
 @pytest.mark.parametrize("vectorised", [True, False])
 def test_sample_batch_is_an_exact_subsample(tensors, monkeypatch, vectorised):
     if not vectorised:
-        monkeypatch.setattr(data_module, "VECTORISED_MAX_KEYS", 0)
+        monkeypatch.setattr(batches_module, "VECTORISED_MAX_KEYS", 0)
     idx = torch.tensor([3, 0, 3, 11, 5])
     k = int(tensors.n[[0, 3]].min()) + 10          # some events have fewer than k particles, some more
     batch = sample_batch(tensors, idx, k, torch.Generator().manual_seed(4))

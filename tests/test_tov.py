@@ -14,6 +14,7 @@ from qcdgen.inverse.tov import (MEV_FM3_TO_KM2, MSUN_KM, Incompressible, NeuralE
 from qcdgen.inverse.tov import inference
 from qcdgen.inverse.tov.inference import FitConfig, Observations
 from qcdgen.inverse.tov.pipeline import mr_path_for, run_tov
+from qcdgen.report.pipelines import run_tov as run_tov_and_plot
 
 F64 = torch.float64
 SLY = (34.384, 3.005, 2.988, 2.851)
@@ -265,10 +266,15 @@ def test_run_tov_writes_files_and_is_deterministic(tmp_path):
     runs = []
     for k in range(2):
         out = tmp_path / f"eos{k}.csv"
-        res = run_tov(obs, out=out, plot=tmp_path / f"p{k}.png", ensemble=2, epochs=3, seed=7, progress=False,
-                      config=FitConfig(**TINY))
+        # the domain pipeline draws nothing; report.pipelines.run_tov is the same with plot=
+        plain = run_tov(obs, out=out, ensemble=2, epochs=3, seed=7, progress=False, config=FitConfig(**TINY))
+        assert plain.plot_path is None and set(plain.eos) == {"energy_density", "pressure", "pressure_lo",
+                                                              "pressure_hi"}
+        res = run_tov_and_plot(obs, out=out, plot=tmp_path / f"p{k}.png", ensemble=2, epochs=3, seed=7,
+                               progress=False, config=FitConfig(**TINY))
         assert res.eos_path == out and res.mr_path == mr_path_for(out) == tmp_path / f"eos{k}_mr.csv"
-        assert res.plot_path.stat().st_size > 1000
+        assert res.plot_path == tmp_path / f"p{k}.png" and res.plot_path.stat().st_size > 1000
+        assert out.read_text() == res.eos_path.read_text() and res.m_max == plain.m_max
         runs.append((out.read_text(), res.mr_path.read_text()))
         lines = [ln for ln in out.read_text().splitlines() if not ln.startswith("#")]
         assert lines[0] == "energy_density,pressure,pressure_lo,pressure_hi"

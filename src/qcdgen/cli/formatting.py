@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 
 from rich.console import Console
 from rich.table import Table
 
+from qcdgen.jsonutil import dumps
 from qcdgen.stats import Estimate
 
 
@@ -21,23 +20,9 @@ def print_estimates(title: str, estimates: dict[str, Estimate]) -> None:
     Console(file=sys.stdout, width=100).print(table)
 
 
-def json_safe(value):
-    """Replace NaN/inf by None so the output is strict JSON."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def json_text(payload: dict) -> str:
-    return json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n"
-
-
 def print_json(payload: dict) -> None:
-    sys.stdout.write(json_text(payload))
+    """``payload`` as strict JSON (NaN/inf as null, :mod:`qcdgen.jsonutil`) on stdout."""
+    sys.stdout.write(dumps(payload))
 
 
 def print_validation(result, report_path=None, as_json: bool = False) -> int:

@@ -114,10 +114,6 @@ def register(commands) -> None:
     convert.set_defaults(run=run_convert)
 
 
-#: ALICE's centrality classes of the Pb–Pb multiplicity and flow papers
-ALICE_CLASSES = [(0, 5), (5, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80)]
-
-
 def _centrality(text):
     if text is None:
         return None
@@ -160,6 +156,7 @@ def _classes(text):
 
 def run_observe(args) -> int:
     from qcdgen.cli.formatting import print_json
+    from qcdgen.hic.centrality import ALICE_CLASSES
     from qcdgen.hic.observables import observe_file
 
     classes = _classes(args.centrality_classes) or ALICE_CLASSES
@@ -281,7 +278,7 @@ def run_sample(args) -> int:
 
 def run_validate(args) -> int:
     from qcdgen.cli.formatting import print_validation
-    from qcdgen.hic.surrogate.validate import validate_events
+    from qcdgen.report.pipelines import validate_events
 
     result = validate_events(args.generated, args.reference, centrality_classes=_classes(args.centrality_classes),
                              report=args.report, errors=args.errors, seed=args.seed, max_abs_pull=args.max_pull,

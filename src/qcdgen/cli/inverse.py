@@ -84,7 +84,7 @@ def _epochs(args) -> dict:
 
 
 def run_spectral(args) -> int:
-    from qcdgen.inverse.spectral.pipeline import run_spectral as pipeline
+    from qcdgen.report.pipelines import run_spectral as pipeline
 
     res = pipeline(args.correlator, kernel=args.kernel, temperature=args.temperature, method=args.method,
                    omega_min=args.omega_min, omega_max=args.omega_max, omega_points=args.omega_points,
@@ -114,7 +114,7 @@ def run_spectral_bench(args) -> int:
 
 
 def run_tov(args) -> int:
-    from qcdgen.inverse.tov.pipeline import run_tov as pipeline
+    from qcdgen.report.pipelines import run_tov as pipeline
 
     res = pipeline(args.observations, out=args.out, plot=args.plot, ensemble=args.ensemble, seed=args.seed,
                    device=args.device, progress=not args.no_progress, **_epochs(args))
@@ -123,7 +123,7 @@ def run_tov(args) -> int:
 
 
 def run_potential(args) -> int:
-    from qcdgen.inverse.schrodinger.pipeline import run_potential as pipeline
+    from qcdgen.report.pipelines import run_potential as pipeline
 
     extra = _epochs(args) | ({} if args.grid_points is None else {"grid_points": args.grid_points})
     res = pipeline(args.levels, mass=args.mass, out=args.out, plot=args.plot, r_max=args.r_max,

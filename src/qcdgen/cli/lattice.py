@@ -141,7 +141,7 @@ def print_run_summary(out, result) -> None:
 
 def run_observe(args: argparse.Namespace) -> int:
     from qcdgen.cli.formatting import print_estimates, print_json
-    from qcdgen.lattice.analysis import observables_json, observe_file
+    from qcdgen.lattice.observe import observables_json, observe_file
 
     estimates = observe_file(args.file, device=args.device)
     if args.json:
@@ -152,31 +152,28 @@ def run_observe(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from qcdgen.lattice.diffusion_training import (PAPER_DIFFUSION, DiffusionSettings, loss_curve_path,
-                                                   train_lattice_diffusion, with_overrides)
+    from qcdgen.lattice.samplers import train_lattice_sampler
+    from qcdgen.lattice.samplers.diffusion import loss_curve_path
 
-    base = PAPER_DIFFUSION if args.preset == "paper" else DiffusionSettings()
-    settings = with_overrides(base, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                              channels=args.channels, blocks=args.blocks, sde=args.sde, sigma=args.sigma,
-                              heldout_fraction=args.heldout_fraction, seed=args.seed,
-                              odd=False if args.no_z2 else None, gaussian=False if args.no_gaussian else None)
-    model = train_lattice_diffusion(args.ensemble, args.out, settings, device=args.device,
-                                    checkpoint=args.checkpoint, progress=not args.no_progress)
-    print(f"wrote {args.out} and {loss_curve_path(args.out)}: trained {settings.steps} steps on "
+    model = train_lattice_sampler("diffusion", args.ensemble, args.out, dict(
+        preset=args.preset, steps=args.steps, batch_size=args.batch_size, lr=args.lr, channels=args.channels,
+        blocks=args.blocks, sde=args.sde, sigma=args.sigma, heldout_fraction=args.heldout_fraction, seed=args.seed,
+        odd=False if args.no_z2 else None, gaussian=False if args.no_gaussian else None),
+        device=args.device, checkpoint=args.checkpoint, progress=not args.no_progress)
+    print(f"wrote {args.out} and {loss_curve_path(args.out)}: trained {model.settings.steps} steps on "
           f"{model.training_configs} configurations "
           f"in {model.train_seconds:.1f} s; final loss {model.loss_values[-1]:.4g}")
     return 0
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from qcdgen.lattice.diffusion_sampling import SampleSettings, sample_lattice_diffusion
+    from qcdgen.lattice.samplers import sample_lattice_sampler
 
-    settings = SampleSettings(configs=args.configs, sampler=args.sampler, metropolis=args.metropolis,
-                              chains=args.chains, ode_steps=args.ode_steps, solver=args.solver,
-                              divergence=args.divergence, sde_steps=args.sde_steps, mala_steps=args.mala_steps,
-                              mala_step_size=args.mala_step_size, batch_size=args.batch_size, seed=args.seed)
-    result = sample_lattice_diffusion(args.model, args.out, settings, device=args.device,
-                                      progress=not args.no_progress)
+    result = sample_lattice_sampler(args.model, args.out, dict(
+        configs=args.configs, sampler=args.sampler, metropolis=args.metropolis, chains=args.chains,
+        ode_steps=args.ode_steps, solver=args.solver, divergence=args.divergence, sde_steps=args.sde_steps,
+        mala_steps=args.mala_steps, mala_step_size=args.mala_step_size, batch_size=args.batch_size, seed=args.seed),
+        sampler="diffusion", device=args.device, progress=not args.no_progress)
     print_sample_summary(args.out, result)
     return 0
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import math
-from qcdgen.cli.lattice_sampling_args import add_sampling_arguments
+
+from qcdgen.cli import lattice_sampling_args as common
 
 
 def register(sub) -> None:
@@ -12,16 +12,11 @@ def register(sub) -> None:
     from qcdgen.lattice.flow_settings import FlowSettings
 
     d = FlowSettings()
-    train = sub.add_parser(
-        "flow-train", help="train a normalizing flow on exp(-S) by reverse KL (no data; writes MODEL.pt)",
-        description="Train a checkerboard coupling flow on the phi^4 action by minimising the reverse KL "
-                    "divergence (Albergo, Kanwar & Shanahan 2019). The loss is the variational free energy "
-                    "F_q = KL(q||p) - log Z, negative whenever log Z > KL.")
-    train.add_argument("--size", "-L", type=int, required=True, help="lattice extent L (>= 2)")
-    train.add_argument("--kappa", type=float, required=True, help="hopping parameter (>= 0)")
-    train.add_argument("--lam", type=float, required=True, help="quartic coupling lambda (>= 0)")
-    train.add_argument("--dim", type=int, default=2, help="space-time dimension d, 1..3 (default 2)")
-    train.add_argument("--out", required=True, help="model file (.pt)")
+    train = common.add_train_parser(
+        sub, "flow-train", 3, "train a normalizing flow on exp(-S) by reverse KL (no data; writes MODEL.pt)",
+        "Train a checkerboard coupling flow on the phi^4 action by minimising the reverse KL divergence "
+        "(Albergo, Kanwar & Shanahan 2019). The loss is the variational free energy F_q = KL(q||p) - log Z, "
+        "negative whenever log Z > KL.")
     train.add_argument("--coupling", choices=["affine", "rqs"], default=d.coupling,
                        help="affine (RealNVP) or rational-quadratic spline couplings (default affine)")
     train.add_argument("--layers", type=int, default=d.layers, help=f"coupling layers (default {d.layers})")
@@ -44,42 +39,29 @@ def register(sub) -> None:
     train.add_argument("--no-spectral", action="store_true",
                        help="no learnable Fourier-space Gaussian layer before the couplings")
     train.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
-    train.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    train.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    common.add_run_arguments(train)
     train.set_defaults(run=run_flow_train)
 
     sample = sub.add_parser("flow-sample", help="generate configurations with a trained flow (HDF5)",
                             description="Draw proposals from a trained flow with their exact log q and, with "
                                         "--metropolis, correct them by independence Metropolis against exp(-S).")
     sample.add_argument("model", help="model file from qcdgen lattice flow-train")
-    add_sampling_arguments(sample, "proposals", 1000, "independence Metropolis-Hastings against exp(-S) (exact; default on)")
+    common.add_sampling_arguments(sample, "proposals", 1000,
+                                  "independence Metropolis-Hastings against exp(-S) (exact; default on)")
     sample.set_defaults(run=run_flow_sample)
 
 
-def _progress(args) -> bool:
-    return not args.no_progress
-
-
 def run_flow_train(args: argparse.Namespace) -> int:
-    from qcdgen.lattice.actions import Phi4Action
-    from qcdgen.lattice.flow_sampler import FlowSettings, train_lattice_flow
-
-    action = Phi4Action(size=args.size, kappa=args.kappa, lam=args.lam, dim=args.dim)
-    settings = FlowSettings(coupling=args.coupling, layers=args.layers, channels=args.channels, hidden=args.hidden,
-                            kernel_size=args.kernel_size, bins=args.bins, bound=args.bound, z2=not args.no_z2,
-                            spectral=not args.no_spectral, path_gradient=args.path_gradient, steps=args.steps,
-                            batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, seed=args.seed,
-                            eval_samples=args.eval_samples)
-    model = train_lattice_flow(action, args.out, settings, device=args.device, checkpoint=args.checkpoint,
-                               progress=_progress(args))
+    model = common.train("flow", args, dict(
+        coupling=args.coupling, layers=args.layers, channels=args.channels, hidden=args.hidden,
+        kernel_size=args.kernel_size, bins=args.bins, bound=args.bound, z2=not args.no_z2,
+        spectral=not args.no_spectral, path_gradient=args.path_gradient, steps=args.steps,
+        batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, seed=args.seed, eval_samples=args.eval_samples))
     print_train_summary(args.out, model)
     return 0
 
 
 def print_train_summary(out, model) -> None:
-    from qcdgen.lattice.exact import exact_log_partition
-
     s, ev = model.settings, model.evaluation
     print(f"wrote {out}: {s.coupling} flow, {s.layers} layers{' + spectral' if s.spectral else ''}, trained "
           f"{s.steps} steps in {model.train_seconds:.1f} s; restarts after non-finite steps: {len(model.restarts)}")
@@ -87,21 +69,14 @@ def print_train_summary(out, model) -> None:
           f"(batch ESS/N {model.ess_values[-1]:.3f})")
     print(f"  on {ev['samples']} fresh samples: F_q = {ev['loss']:.5f} ± {ev['loss_error']:.2g}, "
           f"KL = F_q + log Z = {ev['kl']:.4g} ± {ev['kl_error']:.2g}, ESS/N {ev['ess']:.4f}")
-    exact = exact_log_partition(model.action)
     line = f"  log Z = {ev['log_z']:.5f} ± {ev['log_z_error']:.2g}"
-    if exact is not None:
-        pull = (ev["log_z"] - exact) / ev["log_z_error"] if ev["log_z_error"] > 0 else math.nan
-        line += f"  (exact free field {exact:.5f}, pull {pull:+.2f})"
+    if model.exact_log_z is not None:
+        line += f"  (exact free field {model.exact_log_z:.5f}, pull {model.log_z_pull:+.2f})"
     print(line)
 
 
 def run_flow_sample(args: argparse.Namespace) -> int:
-    from qcdgen.lattice.flow_sampler import sample_lattice_flow
-
-    result = sample_lattice_flow(args.model, args.out, args.configs, metropolis=args.metropolis, chains=args.chains,
-                                 batch_size=args.batch_size, seed=args.seed, device=args.device,
-                                 progress=_progress(args), checkpoint=args.checkpoint)
-    print_flow_sample_summary(args.out, result)
+    print_flow_sample_summary(args.out, common.sample("flow", args))
     return 0
 
 

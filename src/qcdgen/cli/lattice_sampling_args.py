@@ -1,8 +1,31 @@
-"""Options every ``qcdgen lattice *-sample`` command of a generative sampler shares."""
+"""Options and calls every ``qcdgen lattice`` command of a generative sampler shares."""
 
 from __future__ import annotations
 
 import argparse
+
+
+def add_train_parser(sub, command: str, max_dim: int, help: str, description: str) -> argparse.ArgumentParser:
+    """The ``command`` parser of a sampler trained on the action alone, with :func:`add_action_arguments`."""
+    parser = sub.add_parser(command, help=help, description=description)
+    add_action_arguments(parser, max_dim)
+    return parser
+
+
+def add_action_arguments(parser: argparse.ArgumentParser, max_dim: int) -> None:
+    """--size, --kappa, --lam, --dim (1..max_dim), --out: the action a dataless sampler is trained on."""
+    parser.add_argument("--size", "-L", type=int, required=True, help="lattice extent L (>= 2)")
+    parser.add_argument("--kappa", type=float, required=True, help="hopping parameter (>= 0)")
+    parser.add_argument("--lam", type=float, required=True, help="quartic coupling lambda (>= 0)")
+    parser.add_argument("--dim", type=int, default=2, help=f"space-time dimension d, 1..{max_dim} (default 2)")
+    parser.add_argument("--out", required=True, help="model file (.pt)")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """--device, --checkpoint, --no-progress."""
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser, what: str, batch_default: int, metropolis_help: str) -> None:
@@ -14,6 +37,23 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, what: str, batch_def
     parser.add_argument("--batch-size", type=int, default=batch_default,
                         help=f"{what} per batch (default {batch_default})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_arguments(parser)
+
+
+def train(name: str, args: argparse.Namespace, settings: dict):
+    """Train sampler ``name`` on the action of ``args`` (add_action_arguments) with ``settings`` (flags)."""
+    from qcdgen.lattice.samplers import train_lattice_sampler
+
+    action = dict(size=args.size, kappa=args.kappa, lam=args.lam, dim=args.dim)
+    return train_lattice_sampler(name, action, args.out, settings, device=args.device, checkpoint=args.checkpoint,
+                                 progress=not args.no_progress)
+
+
+def sample(name: str, args: argparse.Namespace):
+    """Sample the model of ``args`` (add_sampling_arguments) with sampler ``name``."""
+    from qcdgen.lattice.samplers import sample_lattice_sampler
+
+    settings = dict(configs=args.configs, metropolis=args.metropolis, chains=args.chains, batch_size=args.batch_size,
+                    seed=args.seed)
+    return sample_lattice_sampler(args.model, args.out, settings, sampler=name, device=args.device,
+                                  checkpoint=args.checkpoint, progress=not args.no_progress)

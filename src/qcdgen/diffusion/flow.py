@@ -12,6 +12,9 @@ Two uses (Song et al., ICLR 2021, sec. 4.3 and app. D):
   continuous flow, but then Metropolis is only approximately exact.
 - :func:`log_likelihood` integrates data → noise for given x with the instantaneous
   change of variables d log p/dt = −tr ∂F/∂x (Chen et al., NeurIPS 2018), Heun steps.
+
+The steps, their divergence quadrature and the step Jacobians are those of the shared integrator
+(:mod:`qcdgen.diffusion.integrator`); this module supplies the field F and its derivatives.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qcdgen.diffusion.integrator import (DENSITY_SOLVERS, check_solver, grid_steps, ode_step_with_divergence,
+                                        ode_step_with_jacobian)
 from qcdgen.diffusion.sampling import ScoreFn, time_grid
 from qcdgen.diffusion.sde import SDE
 from qcdgen.errors import InputError, NaNError
 
 DIVERGENCES = ("exact", "hutchinson")
-SOLVERS = ("euler", "heun")
+SOLVERS = DENSITY_SOLVERS
 
 
 def ode_drift(score: ScoreFn, sde: SDE, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -74,8 +79,7 @@ class FlowSamples:
 def _check(divergence: str, solver: str) -> None:
     if divergence not in DIVERGENCES:
         raise InputError(f"divergence must be one of {DIVERGENCES}, got {divergence!r}")
-    if solver not in SOLVERS:
-        raise InputError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    check_solver(solver, SOLVERS)
 
 
 def _slogdet(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,33 +91,26 @@ def _slogdet(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(sign), torch.from_numpy(logdet)
 
 
-def _step_logdet_exact(score, sde, x, t, t_next, h, solver):
-    """One Euler/Heun step and log|det| of its exact Jacobian (float64)."""
-    f1, j1 = drift_and_jacobian(score, sde, x, t)
-    eye = torch.eye(j1.shape[-1], device=x.device, dtype=torch.float64)
-    if solver == "euler":
-        x_new = x + h * f1.view_as(x)
-        jac = eye + h * j1.double()
-    else:
-        x_pred = x + h * f1.view_as(x)
-        f2, j2 = drift_and_jacobian(score, sde, x_pred, t_next)
-        x_new = x + 0.5 * h * (f1 + f2).view_as(x)
-        j1d, j2d = j1.double(), j2.double()
-        jac = eye + 0.5 * h * (j1d + j2d @ (eye + h * j1d))
+def _jacobian_field(score: ScoreFn, sde: SDE):
+    """F and its Jacobian as an integrator field: (x, t) -> (F like x, ∂F/∂x [batch, V, V])."""
+    def field(x, t):
+        f, jac = drift_and_jacobian(score, sde, x, t)
+        return f.view_as(x), jac
+    return field
+
+
+def _trace_field(score: ScoreFn, sde: SDE, generator: torch.Generator, probes: int):
+    """F and a Hutchinson estimate of tr ∂F/∂x as an integrator field."""
+    return lambda x, t: drift_and_hutchinson_trace(score, sde, x, t, generator, probes)
+
+
+def _orientation_checked_logdet(jac: torch.Tensor, solver: str, t: torch.Tensor) -> torch.Tensor:
+    """log|det| of a step Jacobian; a step that flips orientation is refused."""
     sign, logdet = _slogdet(jac)
     if (sign <= 0).any():
         raise NaNError(f"the {solver} map is not orientation-preserving at t={float(t[0]):.4g} "
                        f"({int((sign <= 0).sum())} samples); use more steps")
-    return x_new, logdet
-
-
-def _step_logdet_hutchinson(score, sde, x, t, t_next, h, solver, generator, probes):
-    """One Euler/Heun step and h·(average of the traces), the first-order log|det|."""
-    f1, tr1 = drift_and_hutchinson_trace(score, sde, x, t, generator, probes)
-    if solver == "euler":
-        return x + h * f1, h * tr1
-    f2, tr2 = drift_and_hutchinson_trace(score, sde, x + h * f1, t_next, generator, probes)
-    return x + 0.5 * h * (f1 + f2), 0.5 * h * (tr1 + tr2)
+    return logdet
 
 
 def flow_sample(score: ScoreFn, sde: SDE, shape, steps: int, generator: torch.Generator, device="cpu",
@@ -124,14 +121,16 @@ def flow_sample(score: ScoreFn, sde: SDE, shape, steps: int, generator: torch.Ge
     times = time_grid(sde, steps, device, schedule)
     x = sde.prior_sample(shape, generator, device, dtype)
     log_q = sde.prior_log_prob(x.double())
-    n = shape[0]
-    for i in range(steps):
-        t, t_next = times[i].expand(n).to(dtype), times[i + 1].expand(n).to(dtype)
-        h = float(times[i + 1] - times[i])
+    if divergence == "exact":
+        field = _jacobian_field(score, sde)
+    else:
+        field = _trace_field(score, sde, generator, probes)
+    for step in grid_steps(times, shape[0], dtype):
         if divergence == "exact":
-            x, logdet = _step_logdet_exact(score, sde, x, t, t_next, h, solver)
-        else:
-            x, logdet = _step_logdet_hutchinson(score, sde, x, t, t_next, h, solver, generator, probes)
+            x, jac = ode_step_with_jacobian(field, x, step, solver)
+            logdet = _orientation_checked_logdet(jac, solver, step.t)
+        else:  # h·(average of the traces): the first-order log|det|
+            x, logdet = ode_step_with_divergence(field, x, step, solver)
         log_q = log_q - logdet
     x = x.detach()
     if not (torch.isfinite(x).all() and torch.isfinite(log_q).all()):
@@ -162,13 +161,10 @@ def log_likelihood(score: ScoreFn, sde: SDE, x: torch.Tensor, steps: int = 100,
             return f.view_as(y), jac.diagonal(dim1=1, dim2=2).sum(1).double()
         return drift_and_hutchinson_trace(score, sde, y, t, generator, probes)
 
-    for i in range(steps):
-        t, t_next = times[i].expand(n).to(x.dtype), times[i + 1].expand(n).to(x.dtype)
-        h = float(times[i + 1] - times[i])
-        f1, tr1 = drift_trace(x, t)
-        f2, tr2 = drift_trace(x + h * f1, t_next)
-        x = (x + 0.5 * h * (f1 + f2)).detach()
-        total = total + 0.5 * h * (tr1 + tr2)
+    for step in grid_steps(times, n, x.dtype):
+        x, increment = ode_step_with_divergence(drift_trace, x, step, "heun")
+        x = x.detach()
+        total = total + increment
     prior = sde.prior_log_prob if prior_log_prob is None else prior_log_prob
     return prior(x.double()) + total
 

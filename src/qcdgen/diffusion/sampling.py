@@ -1,7 +1,8 @@
 """Reverse-time samplers: Euler–Maruyama and predictor–corrector (Song et al., ICLR 2021).
 
 The reverse SDE is dx = [f(x,t) − g(t)² s(x,t)] dt + g(t) dw̄, integrated from t = T to
-t = eps on a uniform time grid. The last step returns the noise-free mean (the usual
+t = eps on a uniform (or EDM) time grid by the Euler–Maruyama step of
+:mod:`qcdgen.diffusion.integrator`. The last step returns the noise-free mean (the usual
 "denoise" step). For a density of the samples, use :mod:`qcdgen.diffusion.flow`.
 """
 
@@ -11,6 +12,7 @@ from typing import Callable
 
 import torch
 
+from qcdgen.diffusion.integrator import euler_maruyama_step, grid_steps
 from qcdgen.diffusion.sde import SDE
 from qcdgen.errors import InputError, NaNError
 
@@ -71,18 +73,14 @@ def reverse_sde_sample(score: ScoreFn, sde: SDE, shape, steps: int, generator: t
     times = time_grid(sde, steps, device, schedule)
     x = sde.prior_sample(shape, generator, device, dtype)
     n = shape[0]
-    for i in range(steps):
-        t = times[i].expand(n)
-        dt = float(times[i + 1] - times[i])  # negative
+    for i, step in enumerate(grid_steps(times, n, dtype)):
+        tt, dt = step.t, step.h  # dt < 0
         if corrector_steps:
-            x = langevin_corrector(score, sde, x, t.to(dtype), generator, snr, corrector_steps)
-        tt = t.to(dtype)
+            x = langevin_corrector(score, sde, x, tt, generator, snr, corrector_steps)
         g = _bcast(sde.diffusion(tt), x)
-        mean = x + (sde.drift(x, tt) - g ** 2 * score(x, tt)) * dt
-        if i == steps - 1:
-            x = mean
-        else:
-            x = mean + g * abs(dt) ** 0.5 * torch.randn(x.shape, generator=generator, device=device, dtype=dtype)
+        drift = sde.drift(x, tt) - g ** 2 * score(x, tt)
+        scale = None if i == steps - 1 else g * abs(dt) ** 0.5  # the last step returns the mean
+        x = euler_maruyama_step(x, drift, dt, scale, generator, noise_dtype=dtype)
     if not torch.isfinite(x).all():
         bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
         raise NaNError(f"reverse SDE produced non-finite values in {bad} of {n} samples; "

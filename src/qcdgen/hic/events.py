@@ -33,7 +33,7 @@ __all__ = [
     "MOMENTUM_FIELDS", "POSITION_FIELDS", "STANDARD_EVENT_FIELDS",
     "make_events", "concatenate", "check_events", "event_fields", "condition_fields",
     "kinematics", "EventWriter", "write_events", "iter_events", "read_events", "read_metadata",
-    "count_events",
+    "count_events", "parquet_file",
 ]
 
 #: per-particle fields every event file has, with their dtypes
@@ -211,7 +211,8 @@ def write_events(path: str | Path, events: ak.Array, metadata: Mapping | None = 
             out.write(events[start:start + row_group_events])
 
 
-def _parquet_file(path: str | Path):
+def parquet_file(path: str | Path):
+    """The ``pyarrow.parquet.ParquetFile`` of an event file (InputError if missing or unreadable)."""
     import pyarrow
     import pyarrow.parquet as pq
 
@@ -226,7 +227,7 @@ def _parquet_file(path: str | Path):
 
 def iter_events(path: str | Path, columns: list[str] | None = None) -> Iterator[ak.Array]:
     """Yield the events of a Parquet file one row group at a time (memory bounded by a group)."""
-    pf = _parquet_file(path)
+    pf = parquet_file(path)
     if "particles" not in pf.schema_arrow.names:
         raise InputError(f"{str(path)!r} is a Parquet file but not a qcdgen event file (no 'particles' column)")
     for i in range(pf.num_row_groups):
@@ -247,10 +248,10 @@ def read_events(path: str | Path, columns: list[str] | None = None, max_events: 
 
 def read_metadata(path: str | Path) -> dict:
     """The file-level metadata dict written by :class:`EventWriter` (empty for foreign files)."""
-    meta = _parquet_file(path).schema_arrow.metadata or {}
+    meta = parquet_file(path).schema_arrow.metadata or {}
     raw = meta.get(_METADATA_KEY)
     return json.loads(raw) if raw else {}
 
 
 def count_events(path: str | Path) -> int:
-    return int(_parquet_file(path).metadata.num_rows)
+    return int(parquet_file(path).metadata.num_rows)

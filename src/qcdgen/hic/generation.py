@@ -17,12 +17,12 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from qcdgen.checks import check_positive_int
 from qcdgen import __version__
 from qcdgen.errors import InputError
 from qcdgen.hic.events import EventWriter, iter_events, write_events
 from qcdgen.io.atomic import atomic_write_text, check_writable
 from qcdgen.runtime import CheckpointedLoop
-from qcdgen.stats._validate import check_positive_int
 
 __all__ = ["MODELS", "make_generator", "generate_to_file", "GenerationSummary"]
 

@@ -125,6 +125,33 @@ def apply_kernel(K: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
     return rho @ K.T if rho.dim() > 1 else K @ rho
 
 
+
+def check_problem(K, data, sigma, omega) -> tuple[torch.Tensor, ...]:
+    """Validate a discretised problem K ρ = D ± σ on the grid ω (what every spectral method takes);
+    return float64 CPU tensors (K, data, sigma, omega)."""
+    out = []
+    for name, value in (("K", K), ("data", data), ("sigma", sigma), ("omega", omega)):
+        t = torch.as_tensor(np.asarray(value, dtype=float) if not torch.is_tensor(value) else value)
+        t = t.detach().to("cpu", torch.float64)
+        if not torch.isfinite(t).all():
+            raise InputError(f"{name} contains NaN or inf values; only finite numbers are allowed")
+        out.append(t)
+    K, data, sigma, omega = out
+    if K.dim() != 2:
+        raise InputError(f"K must be a matrix [n_x, n_omega], got shape {tuple(K.shape)}")
+    n_x, n_w = K.shape
+    for name, t, n in (("data", data, n_x), ("sigma", sigma, n_x), ("omega", omega, n_w)):
+        if t.dim() != 1 or t.numel() != n:
+            raise InputError(f"{name} must be a vector of length {n} to match K {tuple(K.shape)}, "
+                             f"got shape {tuple(t.shape)}")
+    if bool((sigma <= 0).any()):
+        raise InputError(f"sigma must be > 0 everywhere, got minimum {float(sigma.min()):g}")
+    if n_w < 2 or not bool((omega[1:] > omega[:-1]).all()):
+        raise InputError("omega must be a strictly increasing grid of at least 2 points")
+    if bool((omega < 0).any()):
+        raise InputError(f"omega must be >= 0, got minimum {float(omega.min()):g}")
+    return K, data, sigma, omega
+
 @dataclass(frozen=True)
 class SVDBasis:
     """Truncated singular-value decomposition K ≈ U diag(s) Vᵀ (Bryan's subspace).

@@ -5,6 +5,7 @@ Saved atomically and loaded with ``weights_only=True`` (no arbitrary pickles exe
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -14,13 +15,19 @@ from qcdgen.errors import InputError
 from qcdgen.io.atomic import atomic_path
 
 
+def default_checkpoint_path(out: str | Path) -> Path:
+    """Where a long run writing ``out`` keeps its checkpoint: ``OUT.ckpt.pt`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt.pt")
+
+
 def save_checkpoint(path: str | Path, payload: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save({"qcdgen_version": __version__, **payload}, tmp)
 
 
-def load_checkpoint(path: str | Path, kind: str) -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint` whose ``kind`` field matches."""
+def load_checkpoint(path: str | Path, kind: str | Collection[str]) -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` whose ``kind`` field matches (one of) ``kind``."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint {str(path)!r} does not exist")
@@ -28,8 +35,9 @@ def load_checkpoint(path: str | Path, kind: str) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign or corrupt files
         raise InputError(f"{str(path)!r} is not a readable qcdgen checkpoint ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != kind:
-        raise InputError(f"{str(path)!r} is not a qcdgen {kind} checkpoint")
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    if not isinstance(payload, dict) or payload.get("kind") not in kinds:
+        raise InputError(f"{str(path)!r} is not a qcdgen {' or '.join(kinds)} checkpoint")
     return payload
 
 

@@ -1,24 +1,13 @@
-"""Observables of an ensemble file, with errors: the pipeline behind ``qcdgen lattice observe``."""
+"""Deprecated: renamed :mod:`qcdgen.lattice.observe` (the pipeline behind ``qcdgen lattice observe``).
 
-from __future__ import annotations
+This re-export is kept for one release; import from ``qcdgen.lattice.observe`` instead.
+"""
 
-from pathlib import Path
+import warnings
 
-from qcdgen.io import read_ensemble
-from qcdgen.lattice.actions import Phi4Action
-from qcdgen.lattice.observables import measure
-from qcdgen.runtime import resolve_device
-from qcdgen.stats import Estimate
+from qcdgen.lattice.observe import observables_json, observe_file
 
+warnings.warn("qcdgen.lattice.analysis is deprecated; import from qcdgen.lattice.observe", DeprecationWarning,
+              stacklevel=2)
 
-def observe_file(path: str | Path, device: str = "cpu") -> dict[str, Estimate]:
-    """Read an HDF5 ensemble and measure every observable (Γ-method errors within chains)."""
-    ensemble = read_ensemble(path)
-    action = Phi4Action.from_dict(ensemble.attrs)
-    action.check_field(ensemble.field())
-    return measure(ensemble.field(resolve_device(device)), action, chains=ensemble.chain)
-
-
-def observables_json(estimates: dict[str, Estimate]) -> dict:
-    """``{"observables": {name: {"value", "error", "tau_int", "tau_int_error"}}}``."""
-    return {"observables": {name: est.to_dict() for name, est in estimates.items()}}
+__all__ = ["observe_file", "observables_json"]

@@ -1,4 +1,5 @@
-"""Settings of the lattice normalizing-flow sampler, kept free of torch so the CLI parser loads fast."""
+"""Settings of the lattice normalizing-flow sampler (:mod:`qcdgen.lattice.samplers.flow`), kept free of
+torch so the CLI parser loads fast."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from qcdgen.errors import InputError
-from qcdgen.stats._validate import check_positive_int
+from qcdgen.checks import check_positive_int
 
 COUPLINGS = ("affine", "rqs")
 
@@ -58,11 +59,14 @@ class FlowSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def dataless_settings(self):
+    def dataless(self):
+        """The optimiser loop's settings (:class:`qcdgen.train.DatalessSettings`)."""
         from qcdgen.train import DatalessSettings
 
         return DatalessSettings(steps=self.steps, batch_size=self.batch_size, lr=self.lr, warmup=self.warmup,
                                 seed=self.seed)
+
+    dataless_settings = dataless  # the name before the sampler protocol
 
     def check_lattice(self, action) -> None:
         """Refuse a lattice the networks cannot handle (dimension, kernel wider than the lattice)."""

@@ -26,6 +26,7 @@ import torch
 
 from qcdgen.errors import InputError, NaNError
 from qcdgen.io import Ensemble, check_writable, load_matching_checkpoint, save_checkpoint, write_ensemble
+from qcdgen.io.checkpoint import default_checkpoint_path  # noqa: F401 (also imported from here)
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
@@ -229,11 +230,6 @@ def _tau_over_chains(series: np.ndarray) -> Estimate:
     """Γ-method τ_int of a [time, chains] series, chains as independent replicas."""
     chains = np.repeat(np.arange(series.shape[1]), series.shape[0])
     return gamma_method(series.T.reshape(-1), replicas=chains)
-
-
-def default_checkpoint_path(out: str | Path) -> Path:
-    out = Path(out)
-    return out.with_name(out.name + ".ckpt.pt")
 
 
 @threaded(lambda a: a["settings"].chains * a["settings"].size ** a["settings"].dim)

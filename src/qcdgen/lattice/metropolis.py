@@ -8,7 +8,8 @@ give, in one pass,
   that covers p, with its acceptance and τ_int(|M|) (Γ method);
 - the normalised importance ESS (Kish) and log Z = log⟨w⟩_q with its error, which HMC cannot give.
 
-:func:`draw_proposals` is the shared checkpointed batch loop that produces (φ_i, log q_i).
+:func:`draw_proposals` is the shared checkpointed batch loop that produces (φ_i, log q_i), and
+:func:`ensemble_attrs` the attributes every generated ensemble carries.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import independence_metropolis, log_partition_estimate
 from qcdgen.runtime import CheckpointedLoop
 from qcdgen.stats import Estimate, gamma_method
-from qcdgen.stats._validate import check_positive_int
+from qcdgen.checks import check_positive_int
 
 
 @dataclass
@@ -137,3 +138,8 @@ def ensemble_attrs(action, *, sampler: str, exact: bool, seed: int, model_path, 
         "loss_values": [float(v) for v in loss_values],
         **extra,
     }
+
+
+def json_dict(d: dict) -> dict:
+    """A dict of plain values (written as a JSON attribute by the ensemble writer)."""
+    return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in d.items()}

@@ -12,7 +12,6 @@ its own heading, banner, run info, pull table, checks and figures.
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -22,11 +21,13 @@ import numpy as np
 from qcdgen import __version__
 from qcdgen.errors import InputError
 from qcdgen.io.atomic import atomic_write_text, check_writable
+from qcdgen.jsonutil import dumps
 from qcdgen.report import plots
 from qcdgen.stats.compare import ValidationTable
 from qcdgen.stats.validation_result import ValidationResult
 
-__all__ = ["DEFAULT_MULTI_TITLE", "Results", "render_html", "render_json", "report_dict", "write_report"]
+__all__ = ["CSS", "DEFAULT_MULTI_TITLE", "FAIL_ROW", "Results", "escape", "figure_html", "format_number", "render_html",
+           "render_json", "report_dict", "status_html", "write_report"]
 
 #: what :func:`render_html`, :func:`render_json` and :func:`write_report` accept: one result, a
 #: sequence of (section name, result) pairs, or a mapping section name -> result
@@ -41,7 +42,8 @@ SPLIT_ROWS = 14
 #: resolution of the figure PNGs: a 6-inch figure is 660 px wide, about one grid cell at full width
 FIGURE_DPI = 110
 
-_CSS = """
+#: the inline style sheet of every page (also used by the sampler-study page)
+CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em auto; max-width: 1400px;
        padding: 0 1.5em; color: #222; }
 h1 { margin-bottom: 0.3em; }
@@ -78,14 +80,16 @@ footer { margin-top: 2em; font-size: 0.8em; color: #777; }
 """
 
 
-_FAIL_ROW = ' class="fail"'
+#: the class attribute of a failing table row
+FAIL_ROW = ' class="fail"'
 
 
-def _e(text) -> str:
+def escape(text) -> str:
+    """``text`` as HTML text or attribute value (quotes escaped)."""
     return html.escape(str(text), quote=True)
 
 
-def _num(x: float, spec: str) -> str:
+def format_number(x: float, spec: str) -> str:
     """Format a float; NaN and inf print as "nan", "inf", "-inf" whatever ``spec`` says."""
     x = float(x)
     if math.isnan(x):
@@ -95,7 +99,8 @@ def _num(x: float, spec: str) -> str:
     return format(x, spec)
 
 
-def _status(passed: bool) -> str:
+def status_html(passed: bool) -> str:
+    """A green PASS or red FAIL badge."""
     return '<span class="pass">PASS</span>' if passed else '<span class="fail">FAIL</span>'
 
 
@@ -114,13 +119,13 @@ def _info_value(value) -> str:
 def _info_table(info: dict) -> str:
     if not info:
         return "<p>(no run information)</p>"
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_info_value(v))}</td></tr>" for k, v in info.items())
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_info_value(v))}</td></tr>" for k, v in info.items())
     return f"<table>{rows}</table>"
 
 
 def _chi2_text(table: ValidationTable) -> str:
     chi2, ndf = table.chi2()
-    return f"{_num(chi2, '.2f')}/{ndf}"
+    return f"{format_number(chi2, '.2f')}/{ndf}"
 
 
 def _pull_table(table: ValidationTable) -> str:
@@ -132,17 +137,17 @@ def _pull_table(table: ValidationTable) -> str:
     for r in table.rows:
         tested = getattr(r, "tested", True)
         bad = tested and not abs(r.pull) < table.max_abs_pull
-        css = _FAIL_ROW if bad else ("" if tested else ' class="untested"')
-        note = f"<td>{_e(getattr(r, 'flag', ''))}</td>" if notes else ""
+        css = FAIL_ROW if bad else ("" if tested else ' class="untested"')
+        note = f"<td>{escape(getattr(r, 'flag', ''))}</td>" if notes else ""
         rows.append(
-            f'<tr{css}><td class="obs">{_e(r.observable)}</td>'
-            f'<td class="num">{_num(r.reference, ".6g")} ± {_num(r.reference_error, ".2g")}</td>'
-            f'<td class="num">{_num(r.generated, ".6g")} ± {_num(r.generated_error, ".2g")}</td>'
-            f'<td class="num">{_num(r.pull, "+.2f")}</td>{note}</tr>')
+            f'<tr{css}><td class="obs">{escape(r.observable)}</td>'
+            f'<td class="num">{format_number(r.reference, ".6g")} ± {format_number(r.reference_error, ".2g")}</td>'
+            f'<td class="num">{format_number(r.generated, ".6g")} ± {format_number(r.generated_error, ".2g")}</td>'
+            f'<td class="num">{format_number(r.pull, "+.2f")}</td>{note}</tr>')
     if not rows:
         rows.append(f'<tr class="fail"><td colspan="{5 if notes else 4}">no observables compared</td></tr>')
     summary = (f"<p>χ²/ndf = {_chi2_text(table)}; a row passes if |pull| &lt; "
-               f"{_e(format(table.max_abs_pull, 'g'))}; table {_status(table.passed)}</p>")
+               f"{escape(format(table.max_abs_pull, 'g'))}; table {status_html(table.passed)}</p>")
     if len(rows) <= SPLIT_ROWS or notes:  # a table with a note column needs the full width
         return f"<table>{head}{''.join(rows)}</table>{summary}"
     # a long table reads top to bottom in two columns side by side (one column on a narrow screen)
@@ -156,32 +161,33 @@ def _aliases_note(result: ValidationResult) -> str:
         return ""
     merged = ", ".join(f"{dropped} (= {kept})" for dropped, kept in result.aliases.items())
     return (f'<p class="note">Not repeated in the table (the same estimator of the same data as the row '
-            f"named in brackets, so counted once in the table and in χ²/ndf): {_e(merged)}</p>")
+            f"named in brackets, so counted once in the table and in χ²/ndf): {escape(merged)}</p>")
 
 
 def _checks_table(result: ValidationResult) -> str:
     if not result.checks:
         return "<p>(no extra checks)</p>"
-    rows = "".join(f"<tr{'' if c.passed else _FAIL_ROW}><td>{_e(c.name)}</td>"
-                   f"<td>{_status(c.passed)}</td><td>{_e(c.detail)}</td></tr>" for c in result.checks)
+    rows = "".join(f"<tr{'' if c.passed else FAIL_ROW}><td>{escape(c.name)}</td>"
+                   f"<td>{status_html(c.passed)}</td><td>{escape(c.detail)}</td></tr>" for c in result.checks)
     return f"<table><tr><th>check</th><th>result</th><th>detail</th></tr>{rows}</table>"
 
 
-def _figure(fig, caption: str, wide: bool = False) -> str:
+def figure_html(fig, caption: str, wide: bool = False) -> str:
+    """A matplotlib figure as an inline base64 PNG ``<figure>`` with its caption (``wide``: full grid width)."""
     data = plots.figure_to_base64_png(fig, dpi=FIGURE_DPI)
     css = ' class="wide"' if wide else ""
-    return (f'<figure{css}><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (f'<figure{css}><img src="data:image/png;base64,{data}" alt="{escape(caption)}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
 def _figures(result: ValidationResult) -> list[str]:
     out = []
     if result.loss_curve is not None:
-        out.append(_figure(plots.loss_curve_figure(*result.loss_curve), "training loss"))
-    out += [_figure(plots.series_figure(s), s.name) for s in result.series]
-    out += [_figure(plots.histogram_figure(h), h.name) for h in result.histograms]
+        out.append(figure_html(plots.loss_curve_figure(*result.loss_curve), "training loss"))
+    out += [figure_html(plots.series_figure(s), s.name) for s in result.series]
+    out += [figure_html(plots.histogram_figure(h), h.name) for h in result.histograms]
     if result.images:
-        out.append(_figure(plots.images_figure(result.images), "example configurations", wide=True))
+        out.append(figure_html(plots.images_figure(result.images), "example configurations", wide=True))
     return out
 
 
@@ -234,10 +240,10 @@ def _document(title: str, body: list[str]) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
         *body,
-        f"<footer>qcdgen {_e(__version__)}</footer>",
+        f"<footer>qcdgen {escape(__version__)}</footer>",
         "</body></html>",
     ]
     # Pure ASCII (non-ASCII as character references): safe whatever the locale's file encoding.
@@ -252,7 +258,8 @@ def _row_count(table: ValidationTable) -> str:
 
 def _summary_table(sections: list[tuple[str, ValidationResult]]) -> str:
     rows = "".join(
-        f'<tr{"" if r.passed else _FAIL_ROW}><td><a href="#section-{i}">{_e(name)}</a></td><td>{_status(r.passed)}</td>'
+        f'<tr{"" if r.passed else FAIL_ROW}><td><a href="#section-{i}">{escape(name)}</a></td>'
+        f'<td>{status_html(r.passed)}</td>'
         f'<td class="num">{_row_count(r.table)}</td><td class="num">{_chi2_text(r.table)}</td></tr>'
         for i, (name, r) in enumerate(sections, 1))
     return (f'<table class="summary"><tr><th>section</th><th>result</th><th>rows</th><th>χ²/ndf</th></tr>'
@@ -278,24 +285,11 @@ def render_html(results: Results, title: str | None = None) -> str:
                          [_banner(result.passed), *_result_body(result, 2)])
     body = [_banner(all(r.passed for _, r in sections)), "<h2>Summary</h2>", _summary_table(sections)]
     for i, (name, result) in enumerate(sections, 1):
-        body += [f'<section class="result" id="section-{i}">', f"<h2>{_e(name)}</h2>"]
+        body += [f'<section class="result" id="section-{i}">', f"<h2>{escape(name)}</h2>"]
         if result.title and result.title != name:
-            body.append(f'<p class="note">{_e(result.title)}</p>')
+            body.append(f'<p class="note">{escape(result.title)}</p>')
         body += [_banner(result.passed, small=True), *_result_body(result, 3), "</section>"]
     return _document(DEFAULT_MULTI_TITLE if title is None else title, body)
-
-
-def _strict(value):
-    """Make ``value`` strict-JSON-serialisable: NumPy to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_strict(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def report_dict(results: Results) -> dict:
@@ -308,7 +302,7 @@ def report_dict(results: Results) -> dict:
 
 def render_json(results: Results) -> str:
     """:func:`report_dict` as indented strict JSON (NaN/inf become null), newline-terminated."""
-    return json.dumps(_strict(report_dict(results)), indent=2, allow_nan=False) + "\n"
+    return dumps(report_dict(results))
 
 
 def write_report(results: Results, html_path: str | os.PathLike | None = None,

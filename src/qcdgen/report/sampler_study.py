@@ -14,7 +14,7 @@ import numpy as np
 
 from qcdgen import __version__
 from qcdgen.io.atomic import atomic_write_text, check_writable
-from qcdgen.report.html import _CSS, _FAIL_ROW, _e, _figure, _num, _status
+from qcdgen.report.html import CSS, FAIL_ROW, escape, figure_html, format_number, status_html
 from qcdgen.report.plots import new_figure
 
 __all__ = ["render_study_html", "write_study_report"]
@@ -72,20 +72,20 @@ def _panels(study, title: str, ylabel: str, value, error=None, log_y: bool = Fal
 def _figures(study) -> list[str]:
     generative = ("diffusion", "flow", "path")
     out = [
-        _figure(_panels(study, "cost per independent configuration", "seconds / independent config",
+        figure_html(_panels(study, "cost per independent configuration", "seconds / independent config",
                         lambda r: r.cost, lambda r: r.cost_error, log_y=True),
                 "cost per independent configuration, 2 tau_int / (configurations per second), against L"),
-        _figure(_panels(study, "integrated autocorrelation time of |M|", "tau_int(|M|) [configs of the chain]",
+        figure_html(_panels(study, "integrated autocorrelation time of |M|", "tau_int(|M|) [configs of the chain]",
                         lambda r: r.tau_int, lambda r: r.tau_int_error, log_y=True),
                 "tau_int(|M|) against L (HMC: trajectories; generators: Metropolis proposals)"),
-        _figure(_panels(study, "Metropolis / HMC acceptance", "acceptance",
+        figure_html(_panels(study, "Metropolis / HMC acceptance", "acceptance",
                         lambda r: r.acceptance, lambda r: r.acceptance_error), "acceptance against L"),
     ]
     if any(r.importance_ess is not None for r in study.rows):
-        out.append(_figure(_panels(study, "importance ESS / N of the proposals", "ESS / N",
+        out.append(figure_html(_panels(study, "importance ESS / N of the proposals", "ESS / N",
                                    lambda r: r.importance_ess, samplers=generative), "importance ESS/N against L"))
     if any(r.train_seconds is not None for r in study.rows):
-        out.append(_figure(_panels(study, "training time", "seconds",
+        out.append(figure_html(_panels(study, "training time", "seconds",
                                    lambda r: None if r.train_seconds is None else r.train_seconds,
                                    log_y=True, samplers=generative),
                            "model training time against L (diffusion: without the HMC run of its training data)"))
@@ -103,37 +103,39 @@ def _table(study) -> str:
         if r.train_seconds is None:
             train = "&ndash;"
         else:
-            train = _num(r.train_seconds, ".1f")
+            train = format_number(r.train_seconds, ".1f")
             if r.data_seconds:
-                train += f" (+{_num(r.data_seconds, '.1f')} data)"
+                train += f" (+{format_number(r.data_seconds, '.1f')} data)"
         if r.payoff_configs is None:
             payoff = "&ndash;"
         elif math.isinf(r.payoff_configs):
             payoff = "never"
         else:
-            payoff = _num(r.payoff_configs, ".3g")
-        log_z = "&ndash;" if r.log_z is None else f"{_num(r.log_z, '.5g')} ± {_num(r.log_z_error, '.2g')}"
-        validation = "reference" if r.passed is None else _status(r.passed)
+            payoff = format_number(r.payoff_configs, ".3g")
+        log_z = ("&ndash;" if r.log_z is None
+                 else f"{format_number(r.log_z, '.5g')} ± {format_number(r.log_z_error, '.2g')}")
+        validation = "reference" if r.passed is None else status_html(r.passed)
         body.append(
-            f"<tr{_FAIL_ROW if failed else ''}><td>{_e(r.sampler)}</td><td class=\"num\">{r.size}</td>"
-            f'<td class="num">{_num(r.kappa, "g")}</td><td>{"yes" if r.exact else "no (Hutchinson log q)"}</td>'
-            f'<td class="num">{train}</td><td class="num">{_num(r.configs_per_second, ".4g")}</td>'
-            f'<td class="num">{_num(r.acceptance, ".3f")} ± {_num(r.acceptance_error, ".2g")}</td>'
-            f'<td class="num">{"&ndash;" if r.importance_ess is None else _num(r.importance_ess, ".3f")}</td>'
-            f'<td class="num">{_num(r.tau_int, ".3g")} ± {_num(r.tau_int_error, ".2g")}</td>'
-            f'<td class="num">{_num(r.cost, ".3g")} ± {_num(r.cost_error, ".2g")}</td>'
+            f"<tr{FAIL_ROW if failed else ''}><td>{escape(r.sampler)}</td><td class=\"num\">{r.size}</td>"
+            f'<td class="num">{format_number(r.kappa, "g")}</td>'
+            f'<td>{"yes" if r.exact else "no (Hutchinson log q)"}</td>'
+            f'<td class="num">{train}</td><td class="num">{format_number(r.configs_per_second, ".4g")}</td>'
+            f'<td class="num">{format_number(r.acceptance, ".3f")} ± {format_number(r.acceptance_error, ".2g")}</td>'
+            f'<td class="num">{"&ndash;" if r.importance_ess is None else format_number(r.importance_ess, ".3f")}</td>'
+            f'<td class="num">{format_number(r.tau_int, ".3g")} ± {format_number(r.tau_int_error, ".2g")}</td>'
+            f'<td class="num">{format_number(r.cost, ".3g")} ± {format_number(r.cost_error, ".2g")}</td>'
             f'<td class="num">{payoff}</td><td class="num">{log_z}</td>'
-            f'<td class="num">{"&ndash;" if r.max_abs_pull is None else _num(r.max_abs_pull, ".2f")}</td>'
-            f"<td>{validation}</td><td>{_e(r.note)}</td></tr>")
+            f'<td class="num">{"&ndash;" if r.max_abs_pull is None else format_number(r.max_abs_pull, ".2f")}</td>'
+            f"<td>{validation}</td><td>{escape(r.note)}</td></tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
 def _settings_table(study) -> str:
     s = study.settings.to_dict()
     resolved = s.pop("resolved")
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in s.items())
-    rows += f"<tr><th>preset values</th><td>{_e(', '.join(f'{k}={v}' for k, v in resolved.items()))}</td></tr>"
-    rows += f"<tr><th>output directory</th><td>{_e(study.out_dir)}</td></tr>"
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in s.items())
+    rows += f"<tr><th>preset values</th><td>{escape(', '.join(f'{k}={v}' for k, v in resolved.items()))}</td></tr>"
+    rows += f"<tr><th>output directory</th><td>{escape(study.out_dir)}</td></tr>"
     return f"<table>{rows}</table>"
 
 
@@ -147,8 +149,8 @@ def render_study_html(study) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_CSS} body {{ max-width: 1400px; }}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
+        f"<title>{escape(title)}</title><style>{CSS} body {{ max-width: 1400px; }}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
         f'<div class="banner {"pass" if study.passed else "fail"}">'
         f'{"ALL SAMPLERS AGREE WITH HMC" if study.passed else "SOME SAMPLER DISAGREES WITH HMC"}</div>',
         "<h2>Samplers</h2>", _table(study),
@@ -158,10 +160,10 @@ def render_study_html(study) -> str:
         "the number of independent configurations after which training (plus, for diffusion, the HMC run of its "
         "training data) has paid off against the cheaper HMC, 'never' when the sampler's cost is not lower. "
         "Each ensemble is validated against plain HMC with all observables of the pull table "
-        f"(|pull| &lt; {_e(format(s.max_abs_pull, 'g'))}).</p>",
+        f"(|pull| &lt; {escape(format(s.max_abs_pull, 'g'))}).</p>",
         "<h2>Figures</h2>", "\n".join(figures),
         "<h2>Settings</h2>", _settings_table(study),
-        f"<footer>qcdgen {_e(__version__)}</footer>",
+        f"<footer>qcdgen {escape(__version__)}</footer>",
         "</body></html>",
     ]
     return ("\n".join(parts) + "\n").encode("ascii", "xmlcharrefreplace").decode("ascii")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from qcdgen.report.plots import new_figure, save_figure
 
-__all__ = ["spectral_figure", "save_figure"]
+__all__ = ["spectral_figure", "save_figure", "write_spectral_plot"]
 
 _X_LABEL = {"kl": "p", "laplace": r"$\tau$", "thermal": r"$\tau$"}
 _METHOD = {"nn": "NN", "p2p": "NN-P2P", "mem": "MEM", "tikhonov": "Tikhonov"}
@@ -37,3 +40,9 @@ def spectral_figure(result, rho_true=None) -> Figure:
     axr.set_title(rf"$\chi^2$/point = {result.chi2_per_point:.3g}", fontsize=10)
     axr.grid(alpha=0.3)
     return fig
+
+
+def write_spectral_plot(result, path: str | os.PathLike, rho_true=None) -> Path:
+    """PNG of :func:`spectral_figure` of a :class:`~qcdgen.inverse.spectral.api.SpectralResult`,
+    written atomically: the ``--plot`` of ``qcdgen inverse spectral``."""
+    return save_figure(spectral_figure(result, rho_true=rho_true), path)

@@ -7,12 +7,15 @@ points are skipped.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 from matplotlib.figure import Figure
 
-from qcdgen.report.plots import new_figure
+from qcdgen.report.plots import new_figure, save_figure
 
-__all__ = ["tov_figure"]
+__all__ = ["tov_figure", "write_tov_plot"]
 
 
 def _band(ax, x, lo, mid, hi, label, color, horizontal=False):
@@ -70,3 +73,13 @@ def tov_figure(eps, p_lo, p_mid, p_hi, mass, r_lo, r_mid, r_hi, *, observations=
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=8)
     return fig
+
+
+def write_tov_plot(result, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """PNG of the bands of a :class:`~qcdgen.inverse.tov.pipeline.TOVResult` (the columns it wrote) with
+    the observations, written atomically: the ``--plot`` of ``qcdgen inverse tov``."""
+    eos, mr, fit = result.eos, result.mass_radius, result.fit
+    fig = tov_figure(eos["energy_density"], eos["pressure_lo"], eos["pressure"], eos["pressure_hi"], mr["mass"],
+                     mr["radius_lo"], mr["radius"], mr["radius_hi"], observations=fit.observations,
+                     eps_probed=float(np.median(fit.eps_c_max)))
+    return save_figure(fig, path, dpi=dpi)

@@ -12,8 +12,7 @@ import warnings
 import numpy as np
 import scipy.fft
 
-from qcdgen.errors import InputError
-from qcdgen.stats._validate import (
+from qcdgen.checks import (
     as_1d,
     as_data,
     check_positive_float,
@@ -21,6 +20,7 @@ from qcdgen.stats._validate import (
     eval_func,
     replica_groups,
 )
+from qcdgen.errors import InputError
 from qcdgen.stats.estimate import Estimate
 
 __all__ = [

@@ -11,13 +11,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from qcdgen.checks import check_positive_float
 from qcdgen.errors import InputError
-from qcdgen.stats._validate import check_positive_float
+from qcdgen.jsonutil import json_float
 
-__all__ = ["ComparisonRow", "ValidationTable", "compare"]
+__all__ = ["ComparisonRow", "ValidationTable", "compare", "pull"]
 
 
-def _pull(ref: float, ref_err: float, gen: float, gen_err: float) -> float:
+def pull(ref: float, ref_err: float, gen: float, gen_err: float) -> float:
     """(gen − ref)/sqrt(ref_err² + gen_err²); 0 if both errors vanish and values agree, else ±inf."""
     diff = gen - ref
     denom = math.hypot(ref_err, gen_err)
@@ -26,11 +27,6 @@ def _pull(ref: float, ref_err: float, gen: float, gen_err: float) -> float:
     if denom == 0:
         return 0.0 if diff == 0 else math.copysign(math.inf, diff)
     return diff / denom
-
-
-def _json_float(x: float):
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -48,11 +44,11 @@ class ComparisonRow:
         """Dict with keys observable, reference, reference_error, generated, generated_error, pull (inf/nan -> None)."""
         return {
             "observable": str(self.observable),
-            "reference": _json_float(self.reference),
-            "reference_error": _json_float(self.reference_error),
-            "generated": _json_float(self.generated),
-            "generated_error": _json_float(self.generated_error),
-            "pull": _json_float(self.pull),
+            "reference": json_float(self.reference),
+            "reference_error": json_float(self.reference_error),
+            "generated": json_float(self.generated),
+            "generated_error": json_float(self.generated_error),
+            "pull": json_float(self.pull),
         }
 
 
@@ -144,5 +140,5 @@ def compare(reference: Mapping, generated: Mapping, observables=None, max_abs_pu
     for n in names:
         rv, re_ = _value_error(reference[n], "reference", n)
         gv, ge = _value_error(generated[n], "generated", n)
-        rows.append(ComparisonRow(str(n), rv, re_, gv, ge, _pull(rv, re_, gv, ge)))
+        rows.append(ComparisonRow(str(n), rv, re_, gv, ge, pull(rv, re_, gv, ge)))
     return ValidationTable(rows=rows, max_abs_pull=max_abs_pull)

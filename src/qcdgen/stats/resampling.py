@@ -7,8 +7,7 @@ import warnings
 import numpy as np
 import scipy.stats
 
-from qcdgen.errors import InputError
-from qcdgen.stats._validate import (
+from qcdgen.checks import (
     NonFiniteDataError,
     as_1d,
     as_data,
@@ -16,6 +15,7 @@ from qcdgen.stats._validate import (
     eval_func,
     replica_groups,
 )
+from qcdgen.errors import InputError
 from qcdgen.stats.estimate import Estimate
 
 __all__ = ["bin_data", "jackknife", "blocking_error", "naive_error"]

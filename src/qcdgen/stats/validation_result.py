@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qcdgen.stats.compare import ComparisonRow, ValidationTable, _json_float
+from qcdgen.jsonutil import json_float
+from qcdgen.stats.compare import ComparisonRow, ValidationTable
 
 __all__ = ["Check", "Histogram", "Series", "ValidationResult", "Y_SCALES"]
 
@@ -134,7 +135,7 @@ class Check:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "passed": bool(self.passed), "detail": self.detail,
-                "values": {k: _json_float(v) if isinstance(v, (int, float, np.floating)) else v
+                "values": {k: json_float(v) if isinstance(v, (int, float, np.floating)) else v
                            for k, v in self.values.items()}}
 
 

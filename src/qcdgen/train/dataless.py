@@ -32,7 +32,7 @@ from torch import nn
 from qcdgen.errors import NaNError
 from qcdgen.io import check_writable, load_matching_checkpoint, save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
-from qcdgen.stats._validate import check_positive_int
+from qcdgen.checks import check_positive_int
 from qcdgen.train.distributed import distributed_context
 from qcdgen.train.trainer import TrainSettings
 

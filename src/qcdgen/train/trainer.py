@@ -22,7 +22,7 @@ from qcdgen.train.ema import EMA
 from qcdgen.errors import InputError, NaNError
 from qcdgen.io import check_writable, load_matching_checkpoint, save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
-from qcdgen.stats._validate import check_positive_int
+from qcdgen.checks import check_positive_int
 from qcdgen.train.distributed import distributed_context
 
 CHECKPOINT_KIND = "training"

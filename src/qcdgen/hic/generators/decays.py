@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcdgen.hic._random import isotropic_unit_vectors, random_rotations
-from qcdgen.hic.generators.hadron_gas import HBARC, SELF_CONJUGATE, _pdg, antiparticle
+from qcdgen.hic.generators.hadron_gas import HBARC, SELF_CONJUGATE, antiparticle, pdg_properties
 
 __all__ = ["DECAYS", "decay_all", "is_unstable", "two_body_momentum", "boost"]
 
@@ -106,7 +106,7 @@ def _mass(code: int) -> float:
         return 0.0
     if code in (310, 130):
         return 0.497611
-    return _pdg(abs(code))[0]
+    return pdg_properties(abs(code))[0]
 
 
 def threshold(code: int) -> float:
@@ -198,7 +198,7 @@ def decay_all(codes: np.ndarray, p: np.ndarray, e: np.ndarray, m: np.ndarray, ow
             br, channels = DECAYS[int(parent)]
             choice = rng.choice(len(br), size=len(idx), p=br)
             if positions is not None:
-                width = _pdg(abs(int(parent)))[1] if parent not in (311, -311) else 0.0
+                width = pdg_properties(abs(int(parent)))[1] if parent not in (311, -311) else 0.0
                 tau = rng.exponential(HBARC / width, len(idx)) if width > 0 else np.zeros(len(idx))
                 shift = np.concatenate([e[idx, None], p[idx]], axis=1) / m[idx, None] * tau[:, None]
                 parent_pos = positions[idx] + shift

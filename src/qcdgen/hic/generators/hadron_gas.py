@@ -23,7 +23,7 @@ from scipy.special import kn
 
 from qcdgen.errors import InputError
 
-__all__ = ["HRG_SPECIES", "HadronGas", "antiparticle", "SELF_CONJUGATE"]
+__all__ = ["HRG_SPECIES", "HadronGas", "antiparticle", "SELF_CONJUGATE", "pdg_properties"]
 
 HBARC = 0.1973269804  # GeV fm
 
@@ -47,7 +47,7 @@ def antiparticle(code: int) -> int:
 
 
 @lru_cache(maxsize=None)
-def _pdg(code: int) -> tuple[float, float, int, int]:
+def pdg_properties(code: int) -> tuple[float, float, int, int]:
     """(mass GeV, width GeV, spin degeneracy 2J+1, baryon number) from the PDG table."""
     from fractions import Fraction
 
@@ -84,17 +84,17 @@ class HadronGas:
         return np.array(out, dtype=np.int64)
 
     def masses(self) -> np.ndarray:
-        return np.array([_pdg(abs(int(c)))[0] for c in self.codes])
+        return np.array([pdg_properties(abs(int(c)))[0] for c in self.codes])
 
     def widths(self) -> np.ndarray:
-        return np.array([_pdg(abs(int(c)))[1] for c in self.codes])
+        return np.array([pdg_properties(abs(int(c)))[1] for c in self.codes])
 
     def densities(self) -> np.ndarray:
         """Number densities n_i in fm⁻³ for :attr:`codes`, by the Bessel series above."""
         out = []
         T = self.T
         for c in self.codes:
-            m, _, g, baryon = _pdg(abs(int(c)))
+            m, _, g, baryon = pdg_properties(abs(int(c)))
             b = baryon * int(np.sign(c))
             fermion = baryon != 0
             k = np.arange(1, self.terms + 1)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qcdgen.checks import check_positive_float, check_positive_int
 from qcdgen.errors import InputError
 from qcdgen.hic.initial.centrality import (
     DEFAULT_CLASSES,
@@ -31,7 +32,7 @@ from qcdgen.hic.initial.centrality import (
     parse_centrality,
 )
 from qcdgen.hic.initial.eccentricity import (
-    _check_harmonics,
+    check_harmonics,
     eccentricities,
     eccentricities_points,
     r_rms,
@@ -45,7 +46,7 @@ from qcdgen.hic.initial.glauber import (
     sigma_inel,
     sigma_nn_inel,
 )
-from qcdgen.hic.initial.nuclei import NUCLEI, Nucleus, _lookup_key, as_nucleus, as_rng
+from qcdgen.hic.initial.nuclei import NUCLEI, Nucleus, as_nucleus, as_rng, nucleus_key
 from qcdgen.hic.initial.trento import (
     Grid,
     participant_thickness,
@@ -53,7 +54,6 @@ from qcdgen.hic.initial.trento import (
     total_entropy,
     trento_profiles,
 )
-from qcdgen.stats._validate import check_positive_float, check_positive_int
 
 __all__ = [
     "Nucleus", "NUCLEI", "GlauberEvents", "Grid", "CentralityCalibration", "InitialStates",
@@ -84,7 +84,7 @@ def parse_system(system) -> tuple[str, str]:
     splits = set()
     for i in range(1, len(compact)):
         try:
-            splits.add((_lookup_key(compact[:i]), _lookup_key(compact[i:])))
+            splits.add((nucleus_key(compact[:i]), nucleus_key(compact[i:])))
         except InputError:
             continue
     if len(splits) == 1:
@@ -191,7 +191,7 @@ def sample_initial_states(system="PbPb", sqrts=2760.0, n_events: int = 1000, rng
         grid = Grid.for_nuclei(pa, pb)
     elif not isinstance(grid, Grid):
         raise InputError(f"grid must be a Grid, got {grid!r}")
-    h = _check_harmonics(harmonics)
+    h = check_harmonics(harmonics)
     reduced_thickness(0.0, 0.0, p)  # validates p before any sampling
     for value, name in ((k, "k (gamma shape)"), (w, "w (fm)"), (norm, "norm")):
         check_positive_float(value, name)

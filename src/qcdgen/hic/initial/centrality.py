@@ -20,17 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qcdgen.checks import as_1d, check_positive_int
 from qcdgen.errors import InputError
-from qcdgen.hic.initial.glauber import COLLISION_MODELS, _resolve_sigma, minimum_bias_trials
+from qcdgen.hic.centrality import ALICE_CLASSES
+from qcdgen.hic.initial.glauber import COLLISION_MODELS, minimum_bias_trials, resolve_sigma_nn
 from qcdgen.hic.initial.nuclei import Nucleus, as_nucleus
-from qcdgen.stats._validate import as_1d, check_positive_int
 
 __all__ = ["CentralityCalibration", "DEFAULT_CLASSES", "parse_centrality",
            "b_range_for_centrality", "impact_parameter_calibration"]
 
 #: the usual ALICE-style classes, in percent
-DEFAULT_CLASSES = ((0, 5), (5, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60),
-                   (60, 70), (70, 80))
+DEFAULT_CLASSES = ALICE_CLASSES
 
 _RANGE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%?\s*(?:-|–|—|:|to)\s*(\d+(?:\.\d*)?|\.\d+)\s*%?\s*$")
 
@@ -167,7 +167,7 @@ def impact_parameter_calibration(projectile, target, sqrts=None, *, n_trials: in
 
 def _calibration(projectile, target, sqrts, n_trials, seed, collision, sigma_nn, w):
     n_trials = check_positive_int(n_trials, "n_trials", minimum=100)
-    sig = _resolve_sigma(sqrts, sigma_nn)
+    sig = resolve_sigma_nn(sqrts, sigma_nn)
     if collision not in COLLISION_MODELS:
         raise InputError(f"collision must be one of {COLLISION_MODELS}, got {collision!r}")
     w = float(w) if collision == "trento" else 0.5  # w only matters for the TRENTo kernel

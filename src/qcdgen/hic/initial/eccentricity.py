@@ -19,10 +19,11 @@ import numpy as np
 from qcdgen.errors import InputError
 from qcdgen.hic.initial.trento import Grid
 
-__all__ = ["eccentricities", "r_rms", "eccentricities_points", "participant_plane"]
+__all__ = ["eccentricities", "r_rms", "eccentricities_points", "participant_plane", "check_harmonics"]
 
 
-def _check_harmonics(harmonics) -> tuple[int, ...]:
+def check_harmonics(harmonics) -> tuple[int, ...]:
+    """Validated harmonics: a sequence of integers n >= 1."""
     try:
         h = tuple(int(n) for n in harmonics)
     except (TypeError, ValueError):
@@ -86,7 +87,7 @@ def eccentricities(profiles, grid: Grid, harmonics=(2, 3, 4, 5), *, chunk: int =
     (r³, r⁵) are summed directly.
     """
     prof, single = _as_profiles(profiles, grid)
-    h = _check_harmonics(harmonics)
+    h = check_harmonics(harmonics)
     if single:
         prof = prof[None]
     n_ev = prof.shape[0]
@@ -164,7 +165,7 @@ def eccentricities_points(x, y, counts=None, weights=None, harmonics=(2, 3, 4, 5
     y = np.asarray(y, dtype=float)
     if x.ndim != 1 or x.shape != y.shape:
         raise InputError(f"x and y must be 1-D arrays of equal length, got shapes {x.shape}, {y.shape}")
-    h = _check_harmonics(harmonics)
+    h = check_harmonics(harmonics)
     single = counts is None
     counts = np.array([x.size]) if single else np.asarray(counts)
     if counts.ndim != 1 or counts.sum() != x.size or np.any(counts < 0):

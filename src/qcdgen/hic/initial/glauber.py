@@ -27,12 +27,12 @@ from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 from scipy.special import exp1
 
+from qcdgen.checks import check_positive_float, check_positive_int
 from qcdgen.errors import InputError
 from qcdgen.hic.initial.nuclei import Nucleus, as_nucleus, as_rng
-from qcdgen.stats._validate import check_positive_float, check_positive_int
 
 __all__ = ["sigma_nn_inel", "GlauberEvents", "sample_glauber", "sigma_inel", "b_max",
-           "minimum_bias_trials", "COLLISION_MODELS"]
+           "minimum_bias_trials", "COLLISION_MODELS", "resolve_sigma_nn"]
 
 COLLISION_MODELS = ("hard-disk", "gaussian", "trento")
 _MB_TO_FM2 = 0.1
@@ -102,7 +102,8 @@ class _Kernel:
         return rng.random(d2.shape) < p
 
 
-def _resolve_sigma(sqrts, sigma_nn) -> float:
+def resolve_sigma_nn(sqrts, sigma_nn) -> float:
+    """σ_NN (mb): ``sigma_nn`` if given, else the inelastic cross section at ``sqrts`` (GeV)."""
     if sigma_nn is not None:
         return check_positive_float(sigma_nn, "sigma_nn (mb)")
     if sqrts is None:
@@ -269,7 +270,7 @@ def sample_glauber(projectile, target, sqrts=None, n_events: int = 1000, rng=Non
     pa, pb = as_nucleus(projectile), as_nucleus(target)
     n_events = check_positive_int(n_events, "n_events")
     rng = as_rng(rng)
-    sig = _resolve_sigma(sqrts, sigma_nn)
+    sig = resolve_sigma_nn(sqrts, sigma_nn)
     kernel = _Kernel.make(collision, sig, w)
     lo, hi = _check_b_range(b_range, pa.extent() + pb.extent() + kernel.range)
     if max_trials is None:
@@ -346,7 +347,7 @@ def minimum_bias_trials(projectile, target, sqrts=None, n_trials: int = 20000, r
     pa, pb = as_nucleus(projectile), as_nucleus(target)
     n_trials = check_positive_int(n_trials, "n_trials")
     rng = as_rng(rng)
-    sig = _resolve_sigma(sqrts, sigma_nn)
+    sig = resolve_sigma_nn(sqrts, sigma_nn)
     kernel = _Kernel.make(collision, sig, w)
     hi = pa.extent() + pb.extent() + kernel.range
     u = (np.arange(n_trials) + rng.random(n_trials)) / n_trials

@@ -44,14 +44,14 @@ from typing import Mapping
 
 import numpy as np
 
+from qcdgen.checks import check_positive_int
 from qcdgen.hic._random import random_rotations  # noqa: F401  (re-exported)
 from scipy.spatial import cKDTree
 
 from qcdgen.errors import InputError
-from qcdgen.stats._validate import check_positive_int
 
 __all__ = ["Nucleus", "NUCLEI", "DENSITIES", "HULTHEN_ALPHA", "HULTHEN_BETA",
-           "as_rng", "random_rotations", "as_nucleus"]
+           "as_rng", "random_rotations", "as_nucleus", "nucleus_key"]
 
 #: Hulthén wave-function parameters of the deuteron in fm⁻¹ (PHOBOS / TGlauberMC, nucl-ex/0603010)
 HULTHEN_ALPHA = 0.2283
@@ -172,7 +172,7 @@ class Nucleus:
 
         Keyword arguments replace fields, e.g. ``Nucleus.from_name("U", beta2=0.25, d_min=0)``.
         """
-        key = _lookup_key(name)
+        key = nucleus_key(name)
         base = NUCLEI[key]
         if not overrides:
             return base
@@ -405,7 +405,8 @@ _ALIASES = {"proton": "p", "deuteron": "d", "oxygen": "O", "copper": "Cu", "ruth
             "zirconium": "Zr", "xenon": "Xe", "gold": "Au", "lead": "Pb", "uranium": "U"}
 
 
-def _lookup_key(name) -> str:
+def nucleus_key(name) -> str:
+    """The :data:`NUCLEI` key of a nucleus name (InputError naming the known nuclei if none matches)."""
     if not isinstance(name, str):
         raise InputError(f"nucleus name must be a string, got {name!r}; known: {sorted(NUCLEI)}")
     raw = name.strip()

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
+from qcdgen.checks import check_positive_float, check_positive_int
 from qcdgen.errors import InputError
 from qcdgen.hic.initial.glauber import GlauberEvents
 from qcdgen.hic.initial.nuclei import as_rng
-from qcdgen.stats._validate import check_positive_float, check_positive_int
 
 __all__ = ["Grid", "gaussian_cell_weights", "participant_thickness", "reduced_thickness",
            "trento_profiles", "total_entropy"]

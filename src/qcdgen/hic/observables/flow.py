@@ -49,12 +49,12 @@ import numpy as np
 
 from qcdgen.errors import InputError
 from qcdgen.hic.observables._resample import ObservableWarning, Resampler
-from qcdgen.hic.observables.spectra import FlatParticles, _flat, select
+from qcdgen.hic.observables.spectra import FlatParticles, as_flat_particles, select
 from qcdgen.stats import Estimate
 
 __all__ = ["QVectors", "event_correlators", "flow_columns", "flow_from_columns", "flow_cumulants",
            "cumulants_from_correlators", "FlowResult", "UnphysicalCumulantWarning", "ORDERS",
-           "gap_label"]
+           "gap_label", "check_harmonic"]
 
 #: cumulant orders supported
 ORDERS = (2, 4, 6, 8)
@@ -166,7 +166,8 @@ def event_correlators(phi, event, n_events: int, n: int, orders: Sequence[int] =
     return out
 
 
-def _check_harmonic(n) -> int:
+def check_harmonic(n) -> int:
+    """Validated harmonic: an integer n >= 1."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError(f"harmonic n must be an integer >= 1, got {n!r}")
     return int(n)
@@ -189,7 +190,7 @@ def flow_columns(flat: FlatParticles, n: int, orders: Sequence[int] = ORDERS, et
     """Per-event columns ``N{m}``, ``W{m}`` (m in orders and below) and, with an η gap,
     ``Ngap``, ``Wgap``, for the particles of ``flat`` (already selected). ``qv``: the
     :class:`QVectors` of ``flat`` (with the same weights) if already built, to share its cache."""
-    n = _check_harmonic(n)
+    n = check_harmonic(n)
     orders = _check_orders(orders)
     qv = QVectors(flat.phi, flat.event, flat.n_events, weights) if qv is None else qv
     cols = {}
@@ -317,7 +318,7 @@ def flow_cumulants(events, n: int = 2, orders: Sequence[int] = ORDERS, *, eta_ma
     ``weights``: optional flat per-particle weights of the *selected* particles.
     Unphysical cumulant signs give NaN values, listed in ``flags`` and warned about.
     """
-    flat = _flat(events)
+    flat = as_flat_particles(events)
     sel = flat.subset(select(flat, eta_max=eta_max, pt_range=pt_range, charged=charged))
     cols = flow_columns(sel, n, orders, eta_gap, weights)
     res = flow_from_columns(cols, n, Resampler(flat.n_events, errors, n_groups, n_boot, seed), eta_gap)

@@ -36,8 +36,8 @@ import warnings
 import numpy as np
 
 from qcdgen.hic.observables._resample import ObservableWarning, Resampler
-from qcdgen.hic.observables.flow import QVectors, UnphysicalCumulantWarning, _check_harmonic
-from qcdgen.hic.observables.spectra import FlatParticles, _check_abs_cut, _flat, select
+from qcdgen.hic.observables.flow import QVectors, UnphysicalCumulantWarning, check_harmonic
+from qcdgen.hic.observables.spectra import FlatParticles, as_flat_particles, check_abs_cut, select
 from qcdgen.hic.species import baryon_number
 from qcdgen.stats import Estimate
 
@@ -83,7 +83,7 @@ def pt_fluctuations(events, *, eta_max: float | None = 0.8, pt_range=(0.2, 5.0),
                     ) -> dict[str, Estimate]:
     """⟨⟨pT⟩⟩ (``mean_pt_all``), ⟨δpT δpT⟩ (``dpt_dpt``) and ⟨δpT δpT δpT⟩ (``dpt3``)
     of the selected particles (charged, |η| < eta_max, pT in pt_range by default)."""
-    flat = _flat(events)
+    flat = as_flat_particles(events)
     sel = flat.subset(select(flat, eta_max=eta_max, pt_range=pt_range, charged=charged))
     out, flags = pt_correlators_from_columns(pt_columns(sel), Resampler(flat.n_events, errors, n_groups, n_boot, seed))
     if flags:
@@ -94,7 +94,7 @@ def pt_fluctuations(events, *, eta_max: float | None = 0.8, pt_range=(0.2, 5.0),
 def rho_columns(flat: FlatParticles, n: int, qv: QVectors | None = None) -> dict[str, np.ndarray]:
     """Per-event columns for ρ_n of the (already selected) particles: N2, W2, N4, W4 (flow),
     X (Σ_{i≠j≠k} cos(n(φi−φj)) p_k), Y (Σ_{i≠j≠k} cos(n(φi−φj))) and the :func:`pt_columns`."""
-    n = _check_harmonic(n)
+    n = check_harmonic(n)
     qv = QVectors(flat.phi, flat.event, flat.n_events) if qv is None else qv
     cols = {}
     for k in (2, 4):
@@ -142,7 +142,7 @@ def rho_from_columns(cols: dict[str, np.ndarray], n: int, rs: Resampler) -> tupl
 def rho_n(events, n: int = 2, *, eta_max: float | None = 0.8, pt_range=(0.2, 5.0), charged: bool = True,
           errors: str = "jackknife", n_groups: int = 40, n_boot: int = 200, seed: int = 0) -> Estimate:
     """ρ(v_n², [pT]) of the selected particles with an event-resampling error (NaN + warning if undefined)."""
-    flat = _flat(events)
+    flat = as_flat_particles(events)
     sel = flat.subset(select(flat, eta_max=eta_max, pt_range=pt_range, charged=charged))
     out, flags = rho_from_columns(rho_columns(sel, n), n, Resampler(flat.n_events, errors, n_groups, n_boot, seed))
     if flags:
@@ -159,8 +159,8 @@ def net_columns(flat: FlatParticles, eta_max: float = 0.5) -> dict[str, np.ndarr
 
 
 def _net(events, which: str, eta_max, errors, n_groups, n_boot, seed) -> Estimate:
-    flat = _flat(events)
-    eta_max = _check_abs_cut(eta_max, "eta_max")
+    flat = as_flat_particles(events)
+    eta_max = check_abs_cut(eta_max, "eta_max")
     col = net_columns(flat, eta_max)[which]
     (est,), _ = Resampler(flat.n_events, errors, n_groups, n_boot, seed).estimate(col, None, [which])
     return est

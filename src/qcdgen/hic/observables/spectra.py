@@ -32,7 +32,7 @@ from qcdgen.stats import Estimate
 
 __all__ = ["FlatParticles", "species_code", "select", "multiplicity", "dn_dy", "dnch_deta",
            "mean_pt", "pt_spectrum", "PtSpectrum", "DEFAULT_PT_BINS", "species_count_columns",
-           "spectrum_columns"]
+           "spectrum_columns", "as_flat_particles", "check_abs_cut", "check_range", "check_bins"]
 
 #: default pT bin edges of the spectra (GeV): 0.1 GeV bins up to 4 GeV
 DEFAULT_PT_BINS = tuple(np.round(np.linspace(0.0, 4.0, 41), 10))
@@ -84,7 +84,8 @@ class FlatParticles:
         return np.bincount(self.event[mask], weights=values[mask], minlength=self.n_events)
 
 
-def _flat(events) -> FlatParticles:
+def as_flat_particles(events) -> FlatParticles:
+    """``events`` as :class:`FlatParticles` (returned as is if it already is)."""
     if isinstance(events, FlatParticles):
         return events
     return FlatParticles.from_events(events)
@@ -101,7 +102,8 @@ def species_code(species) -> int:
     raise InputError(f"species must be a name from {list(IDENTIFIED)} or an integer PDG code, got {species!r}")
 
 
-def _check_range(value, name: str) -> tuple[float, float] | None:
+def check_range(value, name: str) -> tuple[float, float] | None:
+    """A (low, high) pair of finite numbers with low < high, or None."""
     if value is None:
         return None
     try:
@@ -113,7 +115,8 @@ def _check_range(value, name: str) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _check_abs_cut(value, name: str) -> float | None:
+def check_abs_cut(value, name: str) -> float | None:
+    """A cut |x| < value: a number > 0, or None (no cut)."""
     if value is None:
         return None
     try:
@@ -129,9 +132,9 @@ def select(flat: FlatParticles, *, eta_max=None, y_max=None, pt_range=None, char
            species=None) -> np.ndarray:
     """Boolean mask over ``flat``: |η| < eta_max, |y| < y_max, pt_lo < pT < pt_hi, charge ≠ 0,
     pdg == species (each cut only if given). Particles with undefined η or y fail those cuts."""
-    eta_max = _check_abs_cut(eta_max, "eta_max")
-    y_max = _check_abs_cut(y_max, "y_max")
-    pt_range = _check_range(pt_range, "pt_range")
+    eta_max = check_abs_cut(eta_max, "eta_max")
+    y_max = check_abs_cut(y_max, "y_max")
+    pt_range = check_range(pt_range, "pt_range")
     mask = np.ones(len(flat), dtype=bool)
     if eta_max is not None:
         mask &= np.abs(flat.eta) < eta_max
@@ -173,7 +176,7 @@ def species_count_columns(flat: FlatParticles, species: Sequence = tuple(IDENTIF
 def multiplicity(events, species=None, *, charged: bool = False, eta_max=None, y_max=None, pt_range=None,
                  errors: str = "jackknife", n_groups: int = 40, n_boot: int = 200, seed: int = 0) -> Estimate:
     """Mean number of selected particles per event (no cuts unless given)."""
-    flat = _flat(events)
+    flat = as_flat_particles(events)
     mask = select(flat, eta_max=eta_max, y_max=y_max, pt_range=pt_range, charged=charged, species=species)
     est, _ = _one(flat.count(mask), None, "mult", _resampler(flat.n_events, errors, n_groups, n_boot, seed))
     return est
@@ -182,8 +185,8 @@ def multiplicity(events, species=None, *, charged: bool = False, eta_max=None, y
 def dn_dy(events, species, *, y_max: float = 0.5, errors: str = "jackknife", n_groups: int = 40,
           n_boot: int = 200, seed: int = 0) -> Estimate:
     """dN/dy of a species at mid-rapidity: ⟨N(|y| < y_max)⟩ / (2 y_max)."""
-    flat = _flat(events)
-    y_max = _check_abs_cut(y_max, "y_max")
+    flat = as_flat_particles(events)
+    y_max = check_abs_cut(y_max, "y_max")
     mask = select(flat, y_max=y_max, species=species)
     est, _ = _one(flat.count(mask), lambda m: m / (2 * y_max), "dN/dy",
                   _resampler(flat.n_events, errors, n_groups, n_boot, seed))
@@ -193,8 +196,8 @@ def dn_dy(events, species, *, y_max: float = 0.5, errors: str = "jackknife", n_g
 def dnch_deta(events, *, eta_max: float = 0.5, pt_range=None, errors: str = "jackknife", n_groups: int = 40,
               n_boot: int = 200, seed: int = 0) -> Estimate:
     """dN_ch/dη of charged particles: ⟨N_ch(|η| < eta_max)⟩ / (2 eta_max) (all pT unless pt_range)."""
-    flat = _flat(events)
-    eta_max = _check_abs_cut(eta_max, "eta_max")
+    flat = as_flat_particles(events)
+    eta_max = check_abs_cut(eta_max, "eta_max")
     mask = select(flat, eta_max=eta_max, pt_range=pt_range, charged=True)
     est, _ = _one(flat.count(mask), lambda m: m / (2 * eta_max), "dNch/deta",
                   _resampler(flat.n_events, errors, n_groups, n_boot, seed))
@@ -212,7 +215,7 @@ def mean_pt(events, species=None, *, charged: bool = False, eta_max=None, y_max=
 
     NaN (value and error) if no particle passes the selection.
     """
-    flat = _flat(events)
+    flat = as_flat_particles(events)
     mask = select(flat, eta_max=eta_max, y_max=y_max, pt_range=pt_range, charged=charged, species=species)
     cols = np.stack([flat.sum(flat.pt, mask), flat.count(mask)], axis=1)
     est, _ = _one(cols, ratio_of_means, "mean_pt", _resampler(flat.n_events, errors, n_groups, n_boot, seed))
@@ -241,7 +244,7 @@ class PtSpectrum:
                 "acceptance": f"|{self.variable}|<{self.window:g}"}
 
 
-def _check_bins(bins) -> np.ndarray:
+def check_bins(bins) -> np.ndarray:
     """Validated pT bin edges; None gives :data:`DEFAULT_PT_BINS`."""
     edges = np.array(DEFAULT_PT_BINS if bins is None else bins, dtype=np.float64)
     if edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
@@ -272,9 +275,9 @@ def pt_spectrum(events, species="charged", *, pt_bins=None, window: float = 0.5,
                 errors: str = "jackknife", n_groups: int = 40, n_boot: int = 200, seed: int = 0) -> PtSpectrum:
     """``1/N_ev d²N/(dpT dy)`` of a species at |y| < window, or of charged particles
     (``species="charged"``) per unit η at |η| < window; per-bin errors from resampling events."""
-    flat = _flat(events)
-    edges = _check_bins(pt_bins)
-    window = _check_abs_cut(window, "window")
+    flat = as_flat_particles(events)
+    edges = check_bins(pt_bins)
+    window = check_abs_cut(window, "window")
     if species == "charged":
         mask, variable = select(flat, eta_max=window, charged=True), "eta"
     else:

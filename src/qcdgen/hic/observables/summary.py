@@ -53,13 +53,15 @@ from qcdgen.hic.observables.fluctuations import (
 from qcdgen.hic.observables.flow import ORDERS, QVectors, flow_columns, flow_from_columns
 from qcdgen.hic.observables.quality import ObservableFlag, assess
 from qcdgen.hic.observables.spectra import (
-    FlatParticles, PtSpectrum, _check_abs_cut, _check_bins, _check_range, select,
+    FlatParticles, PtSpectrum, check_abs_cut, check_bins, check_range, select,
     species_count_columns, spectrum_columns, spectrum_from_columns)
 from qcdgen.hic.species import IDENTIFIED
+from qcdgen.jsonutil import json_float
 from qcdgen.stats import Estimate
 
 __all__ = ["observe", "observe_file", "event_columns", "summarize_columns", "ObservableSummary",
-           "HARMONICS", "SPECIES", "class_label"]
+           "HARMONICS", "SPECIES", "class_label", "observable_settings", "batched_columns", "concat_columns",
+           "check_classes", "multiplicity_centrality"]
 
 #: harmonic -> cumulant orders computed
 HARMONICS = {2: ORDERS, 3: (2, 4)}
@@ -73,10 +75,6 @@ BATCH_PARTICLES = 1 << 19
 
 def class_label(lo: float, hi: float) -> str:
     return f"{lo:g}-{hi:g}%"
-
-
-def _nan_to_none(x: float):
-    return None if not math.isfinite(x) else float(x)
 
 
 #: longest warning line aimed at (names are packed into it, the rest counted as "+N more");
@@ -220,7 +218,7 @@ class ObservableSummary:
         def block(obs, scope):
             out = {}
             for k, e in obs.items():
-                entry = {"value": _nan_to_none(e.value), "error": _nan_to_none(e.error)}
+                entry = {"value": json_float(e.value), "error": json_float(e.error)}
                 fl = self.flag(k, scope)
                 if fl is not None:
                     entry["flag"], entry["reason"] = fl.flag, fl.reason
@@ -241,11 +239,12 @@ class ObservableSummary:
         }
 
 
-def _settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins) -> dict:
-    eta_max = _check_abs_cut(eta_max, "eta_max")
+def observable_settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins) -> dict:
+    """The validated analysis settings (acceptance, errors, pT bins) that :func:`summarize_columns` takes."""
+    eta_max = check_abs_cut(eta_max, "eta_max")
     if eta_max is None:
         raise InputError("eta_max must be a number > 0, got None")
-    pt_range = _check_range(pt_range, "pt_range")
+    pt_range = check_range(pt_range, "pt_range")
     if eta_gap is not None:
         try:
             eta_gap = float(eta_gap)
@@ -255,7 +254,7 @@ def _settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins) -> 
             raise InputError(f"eta_gap must be >= 0 and below 2*eta_max={2 * eta_max:g} (else the sub-events "
                              f"are empty), got {eta_gap!r}")
     check_errors_args(errors, n_groups, n_boot)
-    edges = _check_bins(pt_bins)
+    edges = check_bins(pt_bins)
     return {"eta_max": eta_max, "pt_range": list(pt_range) if pt_range else None, "eta_gap": eta_gap,
             "errors": errors, "n_groups": int(n_groups), "n_boot": int(n_boot), "pt_bins": edges.tolist()}
 
@@ -264,7 +263,7 @@ def event_columns(events, *, eta_max: float = 0.8, pt_range=(0.2, 5.0), eta_gap:
                   pt_bins=None) -> dict[str, np.ndarray]:
     """All per-event columns :func:`summarize_columns` needs (one row per event)."""
     flat = events if isinstance(events, FlatParticles) else FlatParticles.from_events(events)
-    edges = _check_bins(pt_bins)
+    edges = check_bins(pt_bins)
     cols: dict[str, np.ndarray] = {}
     if isinstance(events, ak.Array) and "centrality" in events.fields:
         cols["centrality"] = np.asarray(ak.to_numpy(events.centrality), dtype=np.float64)
@@ -288,7 +287,7 @@ def event_columns(events, *, eta_max: float = 0.8, pt_range=(0.2, 5.0), eta_gap:
     return cols
 
 
-def _batched_columns(events: ak.Array, settings: dict) -> list[dict[str, np.ndarray]]:
+def batched_columns(events: ak.Array, settings: dict) -> list[dict[str, np.ndarray]]:
     """:func:`event_columns` over slices of at most ~``BATCH_PARTICLES`` particles (bounded memory)."""
     counts = ak.to_numpy(ak.num(events.particles, axis=1)).astype(np.int64)
     ends = np.cumsum(counts)
@@ -302,7 +301,8 @@ def _batched_columns(events: ak.Array, settings: dict) -> list[dict[str, np.ndar
     return out
 
 
-def _concat_columns(chunks: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def concat_columns(chunks: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-event column chunks (from :func:`batched_columns`) joined into one set of columns."""
     keys = set(chunks[0])
     for c in chunks[1:]:
         if set(c) != keys:
@@ -319,7 +319,8 @@ def multiplicity_centrality(nch: np.ndarray) -> np.ndarray:
     return 100.0 * (n_more + 0.5 * n_equal) / len(nch)
 
 
-def _check_classes(classes) -> list[tuple[float, float]]:
+def check_classes(classes) -> list[tuple[float, float]]:
+    """Centrality classes as (lo, hi) float pairs with 0 <= lo < hi <= 100; None gives []."""
     if classes is None:
         return []
     out = []
@@ -384,7 +385,7 @@ def summarize_columns(cols: dict[str, np.ndarray], settings: dict, seed: int = 0
 
 
 def _summarize(cols: dict[str, np.ndarray], classes, settings: dict, seed: int, warn: bool) -> ObservableSummary:
-    classes = _check_classes(classes)
+    classes = check_classes(classes)
     n_ev = len(cols["nch_mid"])
     if n_ev < 2:
         raise InputError(f"observables need at least 2 events, got {n_ev}")
@@ -436,11 +437,11 @@ def observe(events: ak.Array, centrality_classes: Iterable[tuple[float, float]] 
     4 GeV). ``warn``: one :class:`ObservableWarning` per line of
     :meth:`ObservableSummary.warning_lines` (the flags are in ``quality`` and ``flags`` anyway).
     """
-    settings = _settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins)
+    settings = observable_settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins)
     check_events(events)
     if len(events) < 2:
         raise InputError(f"observables need at least 2 events, got {len(events)}")
-    return _summarize(_concat_columns(_batched_columns(events, settings)), centrality_classes, settings, seed, warn)
+    return _summarize(concat_columns(batched_columns(events, settings)), centrality_classes, settings, seed, warn)
 
 
 def observe_file(path: str | Path, centrality_classes: Iterable[tuple[float, float]] | None = None,
@@ -449,17 +450,17 @@ def observe_file(path: str | Path, centrality_classes: Iterable[tuple[float, flo
                  max_events: int | None = None, warn: bool = True) -> ObservableSummary:
     """:func:`observe` on a Parquet event file, read row group by row group; only the per-event
     columns of all events are held in memory (``max_events``: stop after that many)."""
-    settings = _settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins)
+    settings = observable_settings(eta_max, pt_range, eta_gap, errors, n_groups, n_boot, pt_bins)
     chunks, n = [], 0
     for events in iter_events(path):
         if max_events is not None:
             events = events[: max(max_events - n, 0)]
         if len(events):
-            chunks.extend(_batched_columns(events, settings))
+            chunks.extend(batched_columns(events, settings))
             n += len(events)
         if max_events is not None and n >= max_events:
             break
     if not chunks:
         raise InputError(f"event file {str(path)!r} holds no events")
     settings["source"] = str(path)
-    return _summarize(_concat_columns(chunks), centrality_classes, settings, seed, warn)
+    return _summarize(concat_columns(chunks), centrality_classes, settings, seed, warn)

@@ -5,7 +5,9 @@ Data layer (this package's foundation):
 - :mod:`.vocabulary` — :class:`SpeciesVocabulary`, PDG codes ↔ species classes (+ "other");
 - :mod:`.data` — event files → :class:`EventTensors` (CSR particle tensors in the canonical
   frame rotated by −Ψ_2, per-event N, summaries q_2, q_3, Ψ_3, ⟨p_T⟩ and conditions),
-  :func:`sample_batch` for training, and :func:`tensors_to_events` back to event files.
+  and :func:`tensors_to_events` back to event files;
+- :mod:`.conditions` — :func:`check_conditions`, :class:`ConditionScaler`;
+- :mod:`.batches` — :func:`sample_batch` and :func:`train_test_split` for training.
 """
 
 from qcdgen.hic.surrogate.data import (

@@ -27,6 +27,11 @@ Q_2 is real and positive there (|Q_2|, |Q_3| unchanged). Ψ_2 is stored in float
 ``offsets[i]:offsets[i+1]`` of ``features`` [P, 3] float32 and ``species`` [P] int64.
 :func:`sample_batch` draws up to k particles per event without replacement into padded
 [B, k, 3] tensors with a mask.
+
+This module holds the tensors and the conversions events ↔ tensors; the conditions
+(:func:`check_conditions`, :class:`ConditionScaler`) live in :mod:`.conditions` and the batches
+(:class:`Batch`, :func:`sample_batch`, :func:`train_test_split`) in :mod:`.batches`; both are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ import torch
 
 from qcdgen.errors import InputError, NaNError
 from qcdgen.hic.events import STANDARD_EVENT_FIELDS, make_events
+from qcdgen.hic.surrogate.batches import (VECTORISED_MAX_KEYS, Batch, check_event_idx, sample_batch,
+                                          train_test_split)
+from qcdgen.hic.surrogate.conditions import ConditionScaler, check_conditions, to_numpy
 from qcdgen.hic.surrogate.vocabulary import DEFAULT_VOCABULARY, SpeciesVocabulary
 
 __all__ = ["SUMMARY_NAMES", "FEATURE_NAMES", "ConditionScaler", "EventTensors", "Batch",
@@ -53,98 +61,6 @@ FEATURE_NAMES = ("log_pt", "eta", "phi")
 #: per-event summary columns (psi3 in the canonical frame)
 SUMMARY_NAMES = ("q2", "q3", "psi3", "mean_pt")
 _TWO_PI = 2.0 * math.pi
-
-
-# -- conditions ----------------------------------------------------------------------------
-def check_conditions(conditions, available: Sequence[str], where: str = "the events") -> tuple[str, ...]:
-    """Validate condition names against ``available`` event fields (``"a,b"`` or a list)."""
-    if isinstance(conditions, str):
-        conditions = [c.strip() for c in conditions.split(",") if c.strip()]
-    if conditions is None or not all(isinstance(c, str) for c in conditions):
-        raise InputError(f"conditions must be a list of event field names, got {conditions!r}")
-    names = tuple(conditions)
-    if len(set(names)) != len(names):
-        raise InputError(f"conditions must be distinct, got {list(names)}")
-    missing = [c for c in names if c not in available]
-    if missing:
-        raise InputError(f"condition(s) {missing} are not event fields of {where}; available: {list(available)}")
-    return names
-
-
-@dataclass(frozen=True)
-class ConditionScaler:
-    """Per-column standardisation x' = (x − mean) / std, fitted on [E, C] values.
-
-    A constant column (std below 1e-9 of max(1, |mean|), i.e. round-off) gets std = 1 (it becomes 0
-    and stays invertible). Works for any named
-    float columns (conditions, summaries).
-    """
-
-    names: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    @classmethod
-    def fit(cls, names: Sequence[str], values) -> "ConditionScaler":
-        x = _as_numpy(values, np.float64)
-        names = tuple(names)
-        if x.ndim != 2 or x.shape[1] != len(names):
-            raise InputError(f"values must have shape [events, {len(names)}] for columns {list(names)}, "
-                             f"got {tuple(x.shape)}")
-        if x.shape[0] == 0 and names:
-            raise InputError("cannot fit a scaler on zero events")
-        bad = ~np.isfinite(x)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise InputError(f"column {names[col]!r} is not finite ({x[row, col]}) in row {row}; "
-                             "refusing to fit a scaler on it")
-        mean = x.mean(axis=0) if len(x) else np.zeros(len(names))
-        std = x.std(axis=0) if len(x) else np.ones(len(names))
-        # constant up to round-off (the mean of N copies of 0.08 is not exactly 0.08): std = 1
-        std = np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-        return cls(names, tuple(mean.tolist()), tuple(std.tolist()))
-
-    def _params(self, like):
-        if isinstance(like, torch.Tensor):
-            kw = {"dtype": like.dtype if like.is_floating_point() else torch.float32, "device": like.device}
-            return torch.tensor(self.mean, **kw), torch.tensor(self.std, **kw), like.to(kw["dtype"])
-        like = np.asarray(like, dtype=np.float64)
-        return np.asarray(self.mean), np.asarray(self.std), like
-
-    def _check(self, values):
-        if values.shape[-1:] != (len(self.names),):
-            raise InputError(f"values must have last dimension {len(self.names)} ({list(self.names)}), "
-                             f"got shape {tuple(values.shape)}")
-
-    def transform(self, values):
-        """Standardise (NumPy → float64, torch → its own float dtype)."""
-        mean, std, x = self._params(values)
-        self._check(x)
-        return (x - mean) / std
-
-    def inverse(self, values):
-        mean, std, x = self._params(values)
-        self._check(x)
-        return x * std + mean
-
-    def to_dict(self) -> dict:
-        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "ConditionScaler":
-        try:
-            names, mean, std = tuple(data["names"]), tuple(map(float, data["mean"])), tuple(map(float, data["std"]))
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"a stored scaler needs 'names', 'mean', 'std' lists, got {data!r}") from None
-        if not (len(names) == len(mean) == len(std)) or not all(s > 0 for s in std):
-            raise InputError(f"a stored scaler needs equal-length names/mean/std with std > 0, got {data!r}")
-        return cls(names, mean, std)
-
-
-def _as_numpy(x, dtype) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=dtype)
 
 
 # -- the tensors -----------------------------------------------------------------------------
@@ -190,7 +106,7 @@ class EventTensors:
 
     def subset(self, event_idx) -> "EventTensors":
         """The events ``event_idx`` (in that order) as new tensors; scaler and stats are kept."""
-        idx = _check_event_idx(event_idx, self.n_events)
+        idx = check_event_idx(event_idx, self.n_events)
         n = self.n[idx]
         offsets = torch.zeros(len(idx) + 1, dtype=torch.int64)
         torch.cumsum(n, 0, out=offsets[1:])
@@ -212,17 +128,6 @@ def _segment_rows(starts: torch.Tensor, lengths: torch.Tensor, total: int) -> to
     seg = torch.repeat_interleave(torch.arange(len(lengths)), lengths, output_size=total)
     first = torch.cumsum(lengths, 0) - lengths
     return starts[seg] + torch.arange(total) - first[seg]
-
-
-def _check_event_idx(event_idx, n_events: int) -> torch.Tensor:
-    idx = torch.as_tensor(event_idx)
-    if idx.ndim != 1 or idx.dtype.is_floating_point or idx.dtype == torch.bool:
-        raise InputError(f"event_idx must be a 1-D integer array, got dtype {idx.dtype} shape {tuple(idx.shape)}")
-    idx = idx.to(torch.int64).cpu()
-    if len(idx) and (idx.min() < 0 or idx.max() >= n_events):
-        raise InputError(f"event_idx must lie in [0, {n_events - 1}], got values from "
-                         f"{int(idx.min())} to {int(idx.max())}")
-    return idx
 
 
 # -- events → tensors --------------------------------------------------------------------------
@@ -365,7 +270,7 @@ def load_event_tensors(paths, conditions: Sequence[str] | str = (), vocabulary: 
     stops after that many events over all files. If ``vocabulary.other_pdg`` is None it is
     set from the data (most frequent known "other" code).
     """
-    from qcdgen.hic.events import _parquet_file
+    from qcdgen.hic.events import parquet_file
     from qcdgen.runtime import progress_bar
 
     if isinstance(paths, (str, Path)):
@@ -381,7 +286,7 @@ def load_event_tensors(paths, conditions: Sequence[str] | str = (), vocabulary: 
     eta_max = _check_eta_max(eta_max)
     files, names = [], None
     for path in paths:
-        pf = _parquet_file(path)
+        pf = parquet_file(path)
         top = pf.schema_arrow.names
         if "particles" not in top:
             raise InputError(f"{str(path)!r} is a Parquet file but not a qcdgen event file (no 'particles' column)")
@@ -410,100 +315,6 @@ def load_event_tensors(paths, conditions: Sequence[str] | str = (), vocabulary: 
     return _assemble(chunks, names, vocabulary, eta_max, {"events_read": read})
 
 
-# -- batches -------------------------------------------------------------------------------------
-@dataclass
-class Batch:
-    """B events with up to k particles each (canonical frame).
-
-    features [B, k, 3] float32 (padding 0); mask [B, k] bool (True = real particle);
-    species [B, k] int64 (padding 0); particle_idx [B, k] int64 (row in the flat tensors,
-    −1 = padding); n [B] int64 (the full multiplicity, not the subsample size); summaries
-    [B, 4] float32; conditions [B, C] float32, standardised; event_idx [B] int64.
-    """
-
-    features: torch.Tensor
-    mask: torch.Tensor
-    species: torch.Tensor
-    particle_idx: torch.Tensor
-    n: torch.Tensor
-    summaries: torch.Tensor
-    conditions: torch.Tensor
-    event_idx: torch.Tensor
-
-    def to(self, device) -> "Batch":
-        return Batch(**{k: v.to(device, non_blocking=True) for k, v in vars(self).items()})
-
-
-def sample_batch(tensors: EventTensors, event_idx, k_particles: int, generator: torch.Generator,
-                 scaler: ConditionScaler | None = None, device=None) -> Batch:
-    """A :class:`Batch` of the events ``event_idx`` (repeats allowed): for each, min(N, k) of its
-    particles drawn uniformly without replacement, in random order, from the CPU ``generator``.
-
-    Two exact samplers, chosen by size (both deterministic for a seed): for
-    B · N_max ≤ :data:`VECTORISED_MAX_KEYS`, i.i.d. uniform keys on the first N_max slots of every
-    event (slots past its N get key 2) and the k smallest per row (``topk``); above that, one
-    ``randperm(N)`` per event (≈ 0.1 ms per heavy-ion event), which is cheaper for big events.
-    """
-    if isinstance(k_particles, bool) or not isinstance(k_particles, (int, np.integer)) or k_particles < 1:
-        raise InputError(f"k_particles must be an integer >= 1, got {k_particles!r}")
-    if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
-        raise InputError("generator must be a CPU torch.Generator (the data live on the CPU)")
-    k = int(k_particles)
-    idx = _check_event_idx(event_idx, tensors.n_events)
-    scaler = tensors.scaler if scaler is None else scaler
-    if tuple(scaler.names) != tuple(tensors.condition_names):
-        raise InputError(f"scaler columns {list(scaler.names)} do not match the conditions "
-                         f"{list(tensors.condition_names)}")
-    n = tensors.n[idx]
-    local = _subsample(n, k, generator)                                      # [B, k], -1 = padding
-    mask = local >= 0
-    rows = torch.where(mask, tensors.offsets[idx][:, None] + local, local)
-    safe = rows.clamp(min=0).view(-1)
-    features = tensors.features.index_select(0, safe).view(*rows.shape, -1) * mask[..., None]
-    species = tensors.species.index_select(0, safe).view(rows.shape) * mask
-    conditions = scaler.transform(tensors.conditions[idx]).to(torch.float32)
-    batch = Batch(features, mask, species, rows, n, tensors.summaries[idx], conditions, idx)
-    return batch if device is None else batch.to(device)
-
-
-#: largest B · N_max for which :func:`sample_batch` uses the vectorised (topk) sampler
-VECTORISED_MAX_KEYS = 1 << 20
-
-
-def _subsample(n: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """[B, k] int64: per row, min(n_b, k) distinct uniform indices in [0, n_b), then −1 padding."""
-    B = len(n)
-    n_max = int(n.max()) if B else 0
-    out = torch.full((B, k), -1, dtype=torch.int64)
-    if n_max == 0:
-        return out
-    if B * n_max <= VECTORISED_MAX_KEYS:
-        keys = torch.rand(B, n_max, generator=generator)
-        keys.masked_fill_(torch.arange(n_max)[None, :] >= n[:, None], 2.0)
-        top = keys.topk(min(k, n_max), dim=1, largest=False, sorted=True).indices
-        out[:, : top.shape[1]] = top
-        return out.masked_fill_(torch.arange(k)[None, :] >= n.clamp(max=k)[:, None], -1)
-    for b, n_b in enumerate(n.tolist()):
-        m = min(n_b, k)
-        out[b, :m] = torch.randperm(n_b, generator=generator)[:m]
-    return out
-
-
-def train_test_split(n_events: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, test) event indices, sorted int64; the test set holds round(fraction · n) events
-    (at least one each)."""
-    if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 2:
-        raise InputError(f"n_events must be an integer >= 2 to split, got {n_events!r}")
-    if not isinstance(fraction, (float, int)) or not (0.0 < fraction < 1.0):
-        raise InputError(f"the test fraction must be in (0, 1), got {fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
-    n_test = min(max(int(round(fraction * n_events)), 1), n_events - 1)
-    perm = np.random.default_rng(int(seed)).permutation(int(n_events))
-    test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
-    return torch.from_numpy(train).to(torch.int64), torch.from_numpy(test).to(torch.int64)
-
-
 # -- tensors → events -------------------------------------------------------------------------------
 def random_rotation(n_events: int, generator: torch.Generator) -> torch.Tensor:
     """Uniform azimuthal rotations in [0, 2π), [E] float64, for generated (canonical-frame) events."""
@@ -526,13 +337,13 @@ def tensors_to_events(n, species, log_pt, eta, phi, conditions: Mapping[str, obj
     """
     if not isinstance(vocabulary, SpeciesVocabulary):
         raise InputError(f"vocabulary must be a SpeciesVocabulary, got {type(vocabulary).__name__}")
-    n = _as_numpy(n, None)
+    n = to_numpy(n, None)
     if n.ndim != 1 or n.dtype.kind not in "iu" or (n < 0).any():
         raise InputError(f"n must be a 1-D array of non-negative integers, got dtype {n.dtype} shape {n.shape}")
     n_particles = int(n.sum())
     cols = {}
     for name, value in (("species", species), ("log_pt", log_pt), ("eta", eta), ("phi", phi)):
-        arr = _as_numpy(value, None)
+        arr = to_numpy(value, None)
         if arr.shape != (n_particles,):
             raise InputError(f"{name} must have shape ({n_particles},) (sum of n), got {arr.shape}")
         cols[name] = arr
@@ -544,7 +355,7 @@ def tensors_to_events(n, species, log_pt, eta, phi, conditions: Mapping[str, obj
             raise NaNError(f"{int(bad.sum())} non-finite values in generated {name}; refusing to write them")
     phi = cols["phi"]
     if rotation is not None:
-        rot = _as_numpy(rotation, np.float64)
+        rot = to_numpy(rotation, np.float64)
         if rot.shape != n.shape or not np.isfinite(rot).all():
             raise InputError(f"rotation must be finite with shape {n.shape}, got shape {rot.shape}")
         phi = phi + np.repeat(rot, n)
@@ -563,5 +374,5 @@ def tensors_to_events(n, species, log_pt, eta, phi, conditions: Mapping[str, obj
         if name in ("npart", "ncoll", "particles"):
             raise InputError(f"condition {name!r} cannot be set by the surrogate; allowed: 'b' or condition fields")
     b = conditions.pop("b", None)
-    conds = {k: _as_numpy(v, np.float64) for k, v in conditions.items()}
-    return make_events(n, p, b=None if b is None else _as_numpy(b, np.float64), **conds)
+    conds = {k: to_numpy(v, np.float64) for k, v in conditions.items()}
+    return make_events(n, p, b=None if b is None else to_numpy(b, np.float64), **conds)

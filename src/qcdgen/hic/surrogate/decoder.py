@@ -5,8 +5,9 @@ ICLR 2023): x₀ ~ N(0, I₂), x₁ = y, x_t = (1 − t) x₀ + t x₁, and the 
 
     L = E_{t ~ U(0,1), x₀, x₁} ‖v_θ(x_t, t | s, z, c) − (x₁ − x₀)‖² / 2.
 
-Sampling integrates dy/dt = v_θ from t = 0 to 1 (Euler or Heun, uniform steps). The azimuth is not
-generated here but by :mod:`.harmonics`, given (log pT, η) and the event's flow vectors.
+Sampling integrates dy/dt = v_θ from t = 0 to 1 with the shared integrator
+(:mod:`qcdgen.diffusion.integrator`; Euler or Heun, uniform steps). The azimuth is not generated
+here but by :mod:`.harmonics`, given (log pT, η) and the event's flow vectors.
 The event enters through FiLM (Perez et al., AAAI 2018): one projection of (z, c) per event gives an
 additive input term and a scale/shift per residual block, so a particle costs only its own MLP. Given
 (z, c) particles are i.i.d.: every event correlation (multiplicity–pT …) is carried by z.
@@ -20,8 +21,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qcdgen.errors import InputError
+from qcdgen.diffusion.integrator import check_solver, odeint, uniform_steps
 
+#: the solvers offered for sampling (the shared integrator, :mod:`qcdgen.diffusion.integrator`, also has rk4)
 SOLVERS = ("euler", "heun")
 #: dimension of y
 DIM = 2
@@ -91,20 +93,11 @@ class MomentumDecoder(nn.Module):
     def sample(self, species: torch.Tensor, ctx: torch.Tensor, n_steps: int, solver: str,
                generator: torch.Generator) -> torch.Tensor:
         """Integrate noise → data for particles species [P] with per-particle contexts ctx [P, H'] → y [P, 2]."""
-        if solver not in SOLVERS:
-            raise InputError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        check_solver(solver, SOLVERS)
         y = torch.randn((len(species), DIM), generator=generator, device=ctx.device, dtype=ctx.dtype)
         fixed = self._conditioning(species, ctx, contiguous=True)
-        h = 1.0 / n_steps
-        for i in range(n_steps):
-            t = torch.full((), i * h, device=y.device, dtype=y.dtype)
-            v = self._field(y, t, fixed)
-            if solver == "euler":
-                y = y + h * v
-            else:
-                v2 = self._field((y + h * v).clamp(-Y_BOX, Y_BOX), t + h, fixed)
-                y = y + 0.5 * h * (v + v2)
-            # standardised data live within a few units; an untrained field must not run off to inf
-            # (the sampler clamps and counts outliers afterwards)
-            y = y.clamp(-Y_BOX, Y_BOX)
-        return y
+        steps = uniform_steps(n_steps, 0.0, 1.0, dtype=y.dtype, device=y.device)
+        # standardised data live within a few units; an untrained field must not run off to inf
+        # (every ODE state is kept in the box; the sampler clamps and counts outliers afterwards)
+        return odeint(lambda yt, t: self._field(yt, t, fixed), y, steps, solver,
+                      constrain=lambda yt: yt.clamp(-Y_BOX, Y_BOX))

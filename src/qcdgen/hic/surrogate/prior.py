@@ -1,8 +1,9 @@
 """Event-level distributions of the surrogate: the latent prior p(z | c) and the multiplicity p(N | c, z).
 
 - :class:`LatentPrior`: a conditional neural spline flow (Durkan et al., NeurIPS 2019; zuko's
-  ``NSF``) fitted by maximum likelihood to the encoder's (detached, noised) latents, i.e. to the
-  aggregate posterior q(z | c) (the "learned prior" of Tomczak & Welling, AISTATS 2018, and of
+  ``NSF`` as a :class:`qcdgen.flows.ConditionalFlow`, a torch Distribution per context, sampled from
+  a ``torch.Generator``) fitted by maximum likelihood to the encoder's (detached, noised) latents,
+  i.e. to the aggregate posterior q(z | c) (the "learned prior" of Tomczak & Welling, AISTATS 2018, and of
   HEIDi, arXiv:2412.10352). With no conditions it is an unconditional flow.
 - :class:`NegBinomialHead`: N ~ NB(μ, r), P(N) = Γ(N+r)/(Γ(r) N!) (r/(r+μ))^r (μ/(r+μ))^N,
   mean μ, variance μ + μ²/r, with log μ and log r from an MLP. Exact integer draws via the
@@ -15,10 +16,10 @@ import math
 
 import numpy as np
 import torch
-import zuko
 from torch import nn
 
 from qcdgen.errors import NaNError
+from qcdgen.flows import FlowDistribution, neural_spline_flow
 
 #: log r is kept in this range: r → ∞ is the Poisson limit, r → 0 an extremely broad distribution
 LOG_R_RANGE = (-7.0, 18.0)
@@ -36,28 +37,26 @@ def mlp(n_in: int, hidden: int, n_out: int, layers: int = 2) -> nn.Sequential:
 
 
 class LatentPrior(nn.Module):
-    """p(z | c) as a zuko NSF; ``n_conditions = 0`` gives an unconditional flow."""
+    """p(z | c) as a conditional NSF (:func:`qcdgen.flows.neural_spline_flow`); ``n_conditions = 0``
+    gives an unconditional flow. Called with ``cond`` [E, C] it returns p(z | c) as a torch Distribution."""
 
     def __init__(self, latent_dim: int, n_conditions: int, transforms: int = 3, hidden: int = 64):
         super().__init__()
         self.n_conditions = n_conditions
-        self.flow = zuko.flows.NSF(features=latent_dim, context=n_conditions, transforms=transforms,
-                                   hidden_features=(hidden, hidden))
+        self.flow = neural_spline_flow(latent_dim, n_conditions, transforms, (hidden, hidden))
 
-    def _dist(self, cond: torch.Tensor):
-        return self.flow(cond) if self.n_conditions > 0 else self.flow()
+    def forward(self, cond: torch.Tensor) -> FlowDistribution:
+        """p(z | c) for ``cond`` [E, C] (batch shape [E]); without conditions the one unconditional p(z)."""
+        return self.flow(cond if self.n_conditions > 0 else None)
 
     def log_prob(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """log p(z | c), z [B, d], c [B, C] → [B]."""
-        return self._dist(cond).log_prob(z)
+        return self(cond).log_prob(z)
 
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """One z per row of ``cond`` [E, C] → [E, d]; the base noise comes from ``generator``."""
-        dist = self._dist(cond)
-        mean, std = dist.base.mean, dist.base.stddev  # zuko's base: a diagonal normal, N(0, I) by default
-        eps = torch.randn((len(cond), mean.shape[-1]), generator=generator, device=cond.device, dtype=mean.dtype)
-        eps = mean + std * eps
-        return dist.transform.inv(eps)
+        shape = () if self.n_conditions > 0 else (len(cond),)
+        return self(cond).rsample(shape, generator=generator)
 
 
 class NegBinomialHead(nn.Module):

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qcdgen.checks import check_positive_int
 from qcdgen.errors import InputError, NaNError
 from qcdgen.hic.surrogate.model import EventSurrogate, SurrogateConfig, build_surrogate, load_surrogate, save_surrogate
 from qcdgen.io import check_writable
 from qcdgen.runtime import make_generator, resolve_device
-from qcdgen.stats._validate import check_positive_int
 from qcdgen.train import TrainSettings, train_model
 from qcdgen.train.distributed import distributed_context, local_device
 

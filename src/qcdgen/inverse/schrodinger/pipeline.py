@@ -1,21 +1,24 @@
-"""``qcdgen inverse potential``: LEVELS.csv → V.csv (+ plot) with an ensemble band.
+"""``qcdgen inverse potential``: LEVELS.csv → V.csv with an ensemble band.
 
 LEVELS.csv has columns ``n,l,E`` and optional ``error``, ``width``, ``width_error``
 (n = 1 is the lowest state of each l; hydrogen's principal number is n + l).  V.csv has
 columns ``r,V,V_lo,V_hi`` (+ ``W,W_lo,W_hi`` for V_I when widths were given), with comment lines
 giving the probed range, the band definition and the fit quality.
+
+:func:`run_potential` draws nothing; the PNG of ``--plot`` is
+:func:`qcdgen.report.potential_plots.write_potential_plot` of the returned fit, and
+:func:`qcdgen.report.pipelines.run_potential` is this pipeline with the ``plot=`` keyword.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qcdgen.errors import InputError
+from qcdgen.checks import check_choice, check_real
 from qcdgen.inverse.schrodinger.potential import ORIGINS, Levels, PotentialFit, fit_potential
 from qcdgen.inverse.tables import read_columns, write_columns
 from qcdgen.io.atomic import check_writable
@@ -29,7 +32,8 @@ DEFAULT_EPOCHS = 1500
 
 @dataclass
 class PotentialResult:
-    """What :func:`run_potential` produced: the fit, and the files it wrote."""
+    """What :func:`run_potential` produced: the fit, and the files it wrote (``plot`` is None here;
+    :func:`qcdgen.report.pipelines.run_potential` sets it when it drew one)."""
 
     fit: PotentialFit
     out: Path
@@ -98,28 +102,19 @@ def write_potential_csv(fit: PotentialFit, path: str | os.PathLike) -> Path:
 
 
 def run_potential(levels_csv: str | os.PathLike, *, mass: float, out: str | os.PathLike,
-                  plot: str | os.PathLike | None = None, r_max: float | None = None,
-                  grid_points: int = DEFAULT_GRID_POINTS, ensemble: int = 8, epochs: int = DEFAULT_EPOCHS,
-                  origin: str = "regular", seed: int = 0, device: str = "cpu",
+                  r_max: float | None = None, grid_points: int = DEFAULT_GRID_POINTS, ensemble: int = 8,
+                  epochs: int = DEFAULT_EPOCHS, origin: str = "regular", seed: int = 0, device: str = "cpu",
                   progress: bool = True) -> PotentialResult:
-    """Fit V(r) (and Im V when widths are given) to LEVELS.csv; write V.csv and optionally a PNG.
+    """Fit V(r) (and Im V when widths are given) to LEVELS.csv; write V.csv.
 
     ``r_max`` defaults to 4 L with L = π (n + l)_max / sqrt(2 μ (E_max − E_min)).  Same arguments
     as ``qcdgen inverse potential``.  Deterministic for a fixed ``seed`` on CPU.
     """
-    if isinstance(mass, bool) or not isinstance(mass, (int, float)) or not math.isfinite(mass) or mass <= 0:
-        raise InputError(f"--mass must be a finite number > 0, got {mass!r}")
-    if origin not in ORIGINS:
-        raise InputError(f"--origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
+    check_real(mass, "--mass", low=0.0)
+    check_choice(origin, "--origin", ORIGINS)
     levels = read_levels(levels_csv)
     out = check_writable(out, "--out")
-    if plot is not None:
-        plot = check_writable(plot, "--plot")
     fit = fit_potential(levels, mass=mass, r_max=r_max, grid_points=grid_points, ensemble=ensemble,
                         epochs=epochs, origin=origin, seed=seed, device=device, progress=progress)
     write_potential_csv(fit, out)
-    if plot is not None:
-        from qcdgen.report.potential_plots import write_potential_plot
-
-        write_potential_plot(fit, plot)
-    return PotentialResult(fit=fit, out=Path(out), plot=None if plot is None else Path(plot))
+    return PotentialResult(fit=fit, out=Path(out), plot=None)

@@ -46,10 +46,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qcdgen.checks import check_choice, check_positive_int, check_real
 from qcdgen.errors import InputError, NaNError
 from qcdgen.inverse.schrodinger.solver import radial_grid, solve_levels, widths
 from qcdgen.runtime import progress_bar, resolve_device
-from qcdgen.stats._validate import check_positive_int
 
 __all__ = ["EnsembleMLP", "Levels", "NeuralPotential", "PotentialFit", "fit_potential", "length_scale",
            "probed_range", "suggest_r_max"]
@@ -293,28 +293,19 @@ def fit_potential(levels: Levels, *, mass: float, r_max: float | None = None, gr
     ``polish``·epochs loss evaluations, all members at once (their losses are summed; they share no weights).
     Deterministic for a fixed ``seed`` on CPU (initialisation and resampling use a CPU generator).
     """
-    if origin not in ORIGINS:
-        raise InputError(f"--origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
-    if isinstance(mass, bool) or not isinstance(mass, (int, float)) or not math.isfinite(mass) or mass <= 0:
-        raise InputError(f"--mass must be a finite number > 0, got {mass!r}")
-    mass = float(mass)
-    if r_max is None:
-        r_max = suggest_r_max(levels, mass)
-    elif isinstance(r_max, bool) or not isinstance(r_max, (int, float)) or not math.isfinite(r_max) or r_max <= 0:
-        raise InputError(f"--r-max must be a finite number > 0, got {r_max!r}")
-    r_max = float(r_max)
+    check_choice(origin, "--origin", ORIGINS)
+    mass = check_real(mass, "--mass", low=0.0)
+    r_max = suggest_r_max(levels, mass) if r_max is None else r_max
+    r_max = check_real(r_max, "--r-max", low=0.0)
     check_positive_int(grid_points, "--grid-points", 20)
     check_positive_int(ensemble, "--ensemble", 2)
     check_positive_int(epochs, "--epochs", 1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
+    check_positive_int(seed, "--seed", 0)
     for name, val in (("lr", lr), ("tolerance", tolerance)):
-        if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
-            raise InputError(f"{name} must be a finite number > 0, got {val!r}")
+        check_real(val, name, low=0.0)
     if not (isinstance(polish, (int, float)) and 0 <= polish < 1):
         raise InputError(f"polish must be a number in [0, 1), got {polish!r}")
-    if not (isinstance(smoothness, (int, float)) and math.isfinite(smoothness) and smoothness >= 0):
-        raise InputError(f"smoothness must be a finite number >= 0, got {smoothness!r}")
+    check_real(smoothness, "smoothness", low=0.0, low_open=False)
     dev = resolve_device(device)
     gen = torch.Generator().manual_seed(seed)
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import torch
 
+from qcdgen.checks import check_choice, check_real
 from qcdgen.errors import InputError, NaNError
 
 __all__ = ["STENCILS", "RadialSpectrum", "count_nodes", "kinetic_matrix", "radial_grid",
@@ -47,18 +48,6 @@ __all__ = ["STENCILS", "RadialSpectrum", "count_nodes", "kinetic_matrix", "radia
 
 STENCILS = ("fd2", "fd4")
 _ORDER = {"fd2": 2, "fd4": 4}
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InputError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _check_stencil(stencil: str) -> str:
-    if stencil not in STENCILS:
-        raise InputError(f"stencil must be one of {', '.join(STENCILS)}, got {stencil!r}")
-    return stencil
 
 
 def _check_ls(ls) -> tuple[int, ...]:
@@ -72,7 +61,7 @@ def _check_ls(ls) -> tuple[int, ...]:
 
 def radial_grid(r_max: float, n_points: int, *, dtype=torch.float64, device="cpu") -> tuple[torch.Tensor, float]:
     """Interior grid r_i = i h, i = 1..N, with h = r_max/(N+1); returns (r, h)."""
-    r_max = _check_positive(r_max, "r_max")
+    r_max = check_real(r_max, "r_max", low=0.0)
     if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 5:
         raise InputError(f"n_points must be an integer >= 5, got {n_points!r}")
     h = r_max / (n_points + 1)
@@ -82,7 +71,7 @@ def radial_grid(r_max: float, n_points: int, *, dtype=torch.float64, device="cpu
 def kinetic_matrix(n_points: int, h: float, mass: float, l: int = 0, stencil: str = "fd4", *,
                    dtype=torch.float64, device="cpu") -> torch.Tensor:
     """−(1/2μ) d²/dr² as a symmetric N×N matrix with u(0) = u(r_max) = 0 (see module docstring)."""
-    _check_stencil(stencil)
+    check_choice(stencil, "stencil", STENCILS)
     n = n_points
     kw = dict(dtype=dtype, device=device)
     if stencil == "fd2":
@@ -170,7 +159,7 @@ def solve_levels(v: torch.Tensor, r: torch.Tensor, h: float, mass: float, ls: Se
     Raises :class:`NaNError` when the potential or the result is not finite.
     """
     ls = _check_ls(ls)
-    mass = _check_positive(mass, "mass")
+    mass = check_real(mass, "mass", low=0.0)
     n = r.numel()
     if n_levels is None:
         n_levels = n
@@ -209,7 +198,7 @@ def solve_radial(potential: Callable[[torch.Tensor], torch.Tensor] | torch.Tenso
     from qcdgen.runtime import resolve_device
 
     dev = resolve_device(device)
-    _check_stencil(stencil)
+    check_choice(stencil, "stencil", STENCILS)
     if richardson and not callable(potential):
         raise InputError("richardson=True needs the potential as a callable r -> V(r), not grid values")
     r, h = radial_grid(r_max, n_points, device=dev)

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from qcdgen.checks import check_positive_int
 from qcdgen.errors import InputError, NaNError
 from qcdgen.inverse.kernels import apply_kernel, check_kernel, kernel_matrix
 from qcdgen.runtime import make_generator, progress_bar, resolve_device, torch_threads
-from qcdgen.stats._validate import check_positive_int
 
 # method name -> (module, function); imported lazily so one method's dependencies never block another
 METHODS = {

@@ -31,11 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qcdgen.checks import check_positive_int, check_real
 from qcdgen.errors import ConvergenceError, InputError, NaNError
-from qcdgen.inverse.kernels import rectangle_weights, svd_basis
-from qcdgen.inverse.spectral._checks import check_int as _check_int
-from qcdgen.inverse.spectral._checks import check_problem
-from qcdgen.inverse.spectral._checks import check_real as _check_real
+from qcdgen.inverse.kernels import check_problem, rectangle_weights, svd_basis
 from qcdgen.runtime import resolve_device
 
 ALPHA_PRIORS = ("jeffreys", "flat")
@@ -64,7 +62,7 @@ def _model_vector(default, K, data, sigma, n_w: int) -> torch.Tensor:
     if default is None:
         return torch.full((n_w,), flat_default_model(K, data, sigma), dtype=torch.float64)
     if isinstance(default, numbers.Real) and not isinstance(default, bool):
-        _check_real(default, "default_model", low=0.0)
+        check_real(default, "default_model", low=0.0)
         return torch.full((n_w,), float(default), dtype=torch.float64)
     m = torch.as_tensor(np.asarray(default, dtype=float) if not torch.is_tensor(default) else default)
     m = m.detach().to("cpu", torch.float64).reshape(-1)
@@ -196,14 +194,14 @@ def mem_alpha_scan(K, data, sigma, omega, *, device: str | torch.device = "cpu",
     dev = resolve_device(device)
     if alpha_prior not in ALPHA_PRIORS:
         raise InputError(f"alpha_prior must be one of {', '.join(ALPHA_PRIORS)}, got {alpha_prior!r}")
-    alpha_step = _check_real(alpha_step, "alpha_step", low=0.0, high=2.0)
-    tail = _check_real(tail, "tail", low=0.0)
-    max_alphas = _check_int(max_alphas, "max_alphas", 3)
-    max_iter = _check_int(max_iter, "max_iter", 1)
-    svd_rtol = _check_real(svd_rtol, "svd_rtol", low=0.0, high=1e-1)
-    tol = _check_real(tol, "tol", low=0.0, high=1e-2)
+    alpha_step = check_real(alpha_step, "alpha_step", low=0.0, high=2.0)
+    tail = check_real(tail, "tail", low=0.0)
+    max_alphas = check_positive_int(max_alphas, "max_alphas", 3)
+    max_iter = check_positive_int(max_iter, "max_iter", 1)
+    svd_rtol = check_real(svd_rtol, "svd_rtol", low=0.0, high=1e-1)
+    tol = check_real(tol, "tol", low=0.0, high=1e-2)
     if alpha_min is not None:
-        alpha_min = _check_real(alpha_min, "alpha_min", low=0.0)
+        alpha_min = check_real(alpha_min, "alpha_min", low=0.0)
     m = _model_vector(default_model, K, data, sigma, omega.numel())
 
     solver = _Bryan(*(t.to(dev) for t in (K, data, sigma, omega, m)), svd_rtol=svd_rtol)

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from qcdgen.checks import check_real
 from qcdgen.errors import InputError
 from qcdgen.inverse.kernels import check_kernel, kernel_matrix, rectangle_weights
 
@@ -42,8 +43,7 @@ def _omega_tensor(omega) -> torch.Tensor:
 
 def _check_params(**params) -> None:
     for name, value in params.items():
-        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+        check_real(value, name, low=0.0)
 
 
 def breit_wigner(omega, A: float = 1.0, M: float = 2.0, Gamma: float = 0.5) -> torch.Tensor:

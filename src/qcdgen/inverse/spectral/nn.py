@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from qcdgen.checks import check_positive_int
 from qcdgen.errors import InputError
 from qcdgen.inverse.spectral.nn_train import DTYPE, Whitened, init_parameters_, train, train_options, whiten
-from qcdgen.stats._validate import check_positive_int
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "silu": nn.SiLU, "elu": nn.ELU}
 

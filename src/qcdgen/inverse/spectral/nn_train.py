@@ -31,10 +31,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from qcdgen.checks import check_positive_float, check_positive_int
 from qcdgen.errors import InputError, NaNError
-from qcdgen.inverse.spectral._checks import check_problem
+from qcdgen.inverse.kernels import check_problem
 from qcdgen.runtime import resolve_device
-from qcdgen.stats._validate import check_positive_float, check_positive_int
 
 DTYPE = torch.float64  # networks and solver alike: χ² at σ = 1e-5 D needs more than float32's 7 digits
 

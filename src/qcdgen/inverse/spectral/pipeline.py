@@ -3,6 +3,10 @@
 ``run_spectral`` reads ``x,value,error`` from a CSV, reconstructs ρ(ω) on a uniform grid and
 writes ``omega,rho,rho_lo,rho_hi``.  ``run_spectral_bench`` runs the mock suite: every method on
 every (shape, noise) pair, several noise realisations each, and tabulates MSE, KL and time.
+
+Both return plain results and draw nothing: the figure of ``--plot`` is
+:func:`qcdgen.report.spectral_plots.write_spectral_plot`, and
+:func:`qcdgen.report.pipelines.run_spectral` is this pipeline with the ``plot=`` keyword.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from qcdgen.checks import check_choice, check_positive_int
 from qcdgen.errors import InputError
 from qcdgen.inverse.kernels import check_kernel, omega_grid
 from qcdgen.inverse.spectral.api import METHOD_LABELS, METHODS, Correlator, SpectralResult, reconstruct
 from qcdgen.inverse.tables import read_columns, write_columns
 from qcdgen.io.atomic import atomic_write_text, check_writable
 from qcdgen.runtime import progress_bar
-from qcdgen.stats._validate import check_positive_int
 
 
 def read_correlator(path: str | os.PathLike, kernel: str, temperature: float | None = None) -> Correlator:
@@ -34,20 +38,17 @@ def read_correlator(path: str | os.PathLike, kernel: str, temperature: float | N
 
 def run_spectral(corr_csv: str | os.PathLike, *, kernel: str, method: str, omega_min: float,
                  omega_max: float, omega_points: int, out: str | os.PathLike, temperature: float | None = None,
-                 plot: str | os.PathLike | None = None, ensemble: int = 8, seed: int = 0, device: str = "cpu",
-                 progress: bool = True) -> SpectralResult:
+                 ensemble: int = 8, seed: int = 0, device: str = "cpu", progress: bool = True) -> SpectralResult:
     """Reconstruct ρ(ω) from the correlator in ``corr_csv`` and write ``omega,rho,rho_lo,rho_hi``.
 
     D(x_i) = Σ_j K(x_i, ω_j) ρ(ω_j) Δω_j: the integral is the rectangle sum over the uniform grid
-    ω_j = omega_min … omega_max (omega_points points, Δω = grid spacing).
+    ω_j = omega_min … omega_max (omega_points points, Δω = grid spacing). Draws nothing (see the
+    module docstring for the plot).
     """
-    if method not in METHODS:
-        raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_choice(method, "--method", METHODS)
     omega = omega_grid(omega_min, omega_max, omega_points)
     correlator = read_correlator(corr_csv, kernel, temperature)
     check_writable(out)
-    if plot is not None:
-        check_writable(plot, "plot")
     result = reconstruct(correlator, omega, method, ensemble=ensemble, seed=seed, device=device,
                          progress=progress)
     comment = (f"qcdgen inverse spectral: method={method} kernel={kernel}"
@@ -57,10 +58,6 @@ def run_spectral(corr_csv: str | os.PathLike, *, kernel: str, method: str, omega
                f"D(x_i) = sum_j K(x_i, omega_j) rho_j d_omega (rectangle rule, d_omega = {float(omega[1] - omega[0]):.6g})")
     write_columns(out, {"omega": result.omega, "rho": result.rho, "rho_lo": result.rho_lo,
                         "rho_hi": result.rho_hi}, comment=comment)
-    if plot is not None:
-        from qcdgen.report.spectral_plots import save_figure, spectral_figure
-
-        save_figure(spectral_figure(result), plot)
     return result
 
 

@@ -24,8 +24,7 @@ import torch
 from scipy.optimize import brentq, nnls
 
 from qcdgen.errors import InputError, NaNError
-from qcdgen.inverse.kernels import rectangle_weights
-from qcdgen.inverse.spectral._checks import check_problem
+from qcdgen.inverse.kernels import check_problem, rectangle_weights
 from qcdgen.runtime import resolve_device
 
 MAX_ORDER = 4

@@ -9,10 +9,12 @@ Outputs (written atomically):
   stable star probes the EoS);
 - ``OUT``'s stem + ``_mr.csv`` (e.g. EOS_mr.csv): ``mass,radius,radius_lo,radius_hi,members``:
   the median and 16-84 % band of R at fixed M on the members' stable branches; ``members`` is the
-  number of members that reach that mass (the band thins above the lowest M_max);
-- ``plot`` (optional PNG): both bands with the observations.
+  number of members that reach that mass (the band thins above the lowest M_max).
 
-M_max (median and 16-84 % band) is written in the header comments and returned.
+M_max (median and 16-84 % band) is written in the header comments and returned. :func:`run_tov`
+draws nothing; the PNG of ``--plot`` (both bands with the observations) is
+:func:`qcdgen.report.tov_plots.write_tov_plot` of the returned :class:`TOVResult`, and
+:func:`qcdgen.report.pipelines.run_tov` is this pipeline with the ``plot=`` keyword.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from qcdgen.checks import check_positive_int
 from qcdgen.errors import InputError
 from qcdgen.inverse.tables import read_columns, write_columns
 from qcdgen.inverse.tov.inference import (EnsembleFit, FitConfig, Observations, fit_ensemble, mass_radius_band,
                                           quantile_band)
 from qcdgen.io.atomic import check_writable
-from qcdgen.stats._validate import check_positive_int
 
 __all__ = ["TOVResult", "run_tov", "read_observations", "mr_path_for", "DEFAULT_EPOCHS"]
 
@@ -40,7 +42,10 @@ _COLUMNS = ["mass", "mass_error", "radius", "radius_error"]
 
 @dataclass
 class TOVResult:
-    """Paths written and headline numbers (M_max band, R at 1.4 M_sun band) of :func:`run_tov`."""
+    """Paths written and headline numbers (M_max band, R at 1.4 M_sun band) of :func:`run_tov`.
+
+    ``eos`` and ``mass_radius`` hold the columns written to ``eos_path`` and ``mr_path``;
+    ``plot_path`` is None here (set by :func:`qcdgen.report.pipelines.run_tov` when it drew one)."""
 
     eos_path: Path
     mr_path: Path
@@ -54,6 +59,8 @@ class TOVResult:
     members_used: int
     failed: list
     fit: EnsembleFit
+    eos: dict = dataclasses.field(default_factory=dict)
+    mass_radius: dict = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
         """One line per file and the headline numbers (median and 16–84 % band)."""
@@ -82,9 +89,8 @@ def read_observations(path: str | os.PathLike) -> Observations:
         raise InputError(f"{path}: {exc}") from None
 
 
-def run_tov(obs_csv: str | os.PathLike, *, out: str | os.PathLike, plot: str | os.PathLike | None = None,
-            ensemble: int = 8, epochs: int = DEFAULT_EPOCHS, seed: int = 0, device: str = "cpu",
-            progress: bool = True, config: FitConfig | None = None) -> TOVResult:
+def run_tov(obs_csv: str | os.PathLike, *, out: str | os.PathLike, ensemble: int = 8, epochs: int = DEFAULT_EPOCHS,
+            seed: int = 0, device: str = "cpu", progress: bool = True, config: FitConfig | None = None) -> TOVResult:
     """Fit an ensemble of neural EoSs to OBS.csv through the differentiable TOV solver; write the bands.
 
     ``ensemble`` members differ in initialisation and in a parametric resampling of the data
@@ -95,8 +101,6 @@ def run_tov(obs_csv: str | os.PathLike, *, out: str | os.PathLike, plot: str | o
     obs = read_observations(obs_csv)
     out = check_writable(out, "--out")
     mr_out = check_writable(mr_path_for(out), "M-R band")
-    if plot is not None:
-        plot = check_writable(plot, "--plot")
     cfg = dataclasses.replace(config or FitConfig(), epochs=epochs)
     fit = fit_ensemble(obs, members=ensemble, config=cfg, seed=seed, device=device, progress=progress)
 
@@ -108,24 +112,16 @@ def run_tov(obs_csv: str | os.PathLike, *, out: str | os.PathLike, plot: str | o
     sel = eps <= top
     sel[: max(2, int(sel.sum()))] = True
     p_lo, p_med, p_hi = quantile_band(fit.pressure, BAND)
-    write_columns(out, {"energy_density": eps[sel], "pressure": p_med[sel], "pressure_lo": p_lo[sel],
-                        "pressure_hi": p_hi[sel]},
+    eos = {"energy_density": eps[sel], "pressure": p_med[sel], "pressure_lo": p_lo[sel], "pressure_hi": p_hi[sel]}
+    write_columns(out, eos,
                   comment=head + f"\nε, P in MeV/fm³; ε from the crust matching point to {top:.1f} "
                   f"(largest central ε of a maximum-mass star); median ε_c(M_max) = {np.median(fit.eps_c_max):.1f}")
     mass_lo = float(np.max([fit.mass[k][fit.stable[k]].min() for k in range(len(fit.members))]))
     mass_grid = np.linspace(mass_lo, float(np.max(fit.m_max)), 120)
     r_lo, r_med, r_hi, n_k = mass_radius_band(fit, mass_grid, BAND)
-    write_columns(mr_out, {"mass": mass_grid, "radius": r_med, "radius_lo": r_lo, "radius_hi": r_hi,
-                           "members": n_k},
+    mass_radius = {"mass": mass_grid, "radius": r_med, "radius_lo": r_lo, "radius_hi": r_hi, "members": n_k}
+    write_columns(mr_out, mass_radius,
                   comment=head + "\nmass in M_sun, radius in km; members = ensemble members reaching this mass")
     r14 = mass_radius_band(fit, np.array([1.4]), BAND)
-    plot_path = None
-    if plot is not None:
-        from qcdgen.report.plots import save_figure
-        from qcdgen.report.tov_plots import tov_figure
-
-        fig = tov_figure(eps[sel], p_lo[sel], p_med[sel], p_hi[sel], mass_grid, r_lo, r_med, r_hi,
-                         observations=obs, eps_probed=float(np.median(fit.eps_c_max)))
-        plot_path = save_figure(fig, plot, dpi=110)
-    return TOVResult(Path(out), mr_out, plot_path, m_med, m_lo, m_hi, float(r14[1][0]), float(r14[0][0]),
-                     float(r14[2][0]), len(fit.members), fit.failed, fit)
+    return TOVResult(Path(out), mr_out, None, m_med, m_lo, m_hi, float(r14[1][0]), float(r14[0][0]),
+                     float(r14[2][0]), len(fit.members), fit.failed, fit, eos=eos, mass_radius=mass_radius)

@@ -1,0 +1,31 @@
+"""Generative lattice samplers behind one protocol (:mod:`.protocol`) and one pipeline (:mod:`.pipeline`).
+
+A sampler is one module with a :class:`LatticeSampler` subclass (``build``, ``loss``, ``draw``) and one
+registration line below; training, checkpoints and resume, the model file, sampling into HDF5,
+independence Metropolis, log Z and its pull against exact results come from the shared pipeline, and
+``qcdgen lattice compare-samplers`` runs every registered sampler whose class sets ``study = True``.
+"""
+
+from qcdgen.lattice.samplers.diffusion import DiffusionSampler
+from qcdgen.lattice.samplers.flow import FlowSampler
+from qcdgen.lattice.samplers.path import TrajectoryBalanceSampler
+from qcdgen.lattice.samplers.pipeline import (MODEL_FORMAT, as_action, known_log_z, load_sampler_model,
+                                              sample_lattice_sampler, save_sampler_model, train_lattice_sampler)
+from qcdgen.lattice.samplers.protocol import (LatticeSampler, SampleResult, SamplingSettings, TrainedSampler,
+                                              TrainingData, pull)
+from qcdgen.lattice.samplers.registry import get_sampler, register, registered, sampler_for_kind, unregister
+
+register(DiffusionSampler())
+register(FlowSampler())
+register(TrajectoryBalanceSampler())
+
+
+def study_samplers() -> tuple[str, ...]:
+    """The registered samplers a sampler study runs, in registration order."""
+    return tuple(name for name in registered() if get_sampler(name).study)
+
+
+__all__ = ["LatticeSampler", "TrainedSampler", "SampleResult", "SamplingSettings", "TrainingData", "pull",
+           "register", "unregister", "registered", "get_sampler", "sampler_for_kind", "study_samplers",
+           "train_lattice_sampler", "sample_lattice_sampler", "load_sampler_model", "save_sampler_model",
+           "known_log_z", "as_action", "MODEL_FORMAT"]
