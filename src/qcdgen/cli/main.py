@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_with_threads(args: argparse.Namespace):
     """Fix the thread count if asked; otherwise one thread, raised by pipelines with large workloads."""
-    from qcdgen.runtime import choose_threads, set_threads, torch_threads
+    from qcdgen.runtime import choose_threads, keep_freed_memory, set_threads, torch_threads
 
     set_threads(args.threads)
+    keep_freed_memory()
     with torch_threads(choose_threads(0)):
         return args.run(args)
 

@@ -29,7 +29,7 @@ from qcdgen.lattice.exact import exact_log_partition
 from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
 from qcdgen.lattice.samplers.protocol import SampleResult, TrainedSampler, pull
 from qcdgen.lattice.samplers.registry import get_sampler, model_kinds, sampler_for_kind
-from qcdgen.runtime import make_generator, resolve_device, threads_for
+from qcdgen.runtime import keep_freed_memory, make_generator, resolve_device, threads_for
 from qcdgen.train import train_dataless, train_model
 from qcdgen.train.distributed import distributed_context, local_device
 
@@ -167,6 +167,7 @@ def sample_lattice_sampler(model_path: str | Path, out: str | Path, settings, sa
     generator = make_generator(options.seed, dev)
     identity = {"sampler": spec.name, "model": str(Path(model_path).resolve()), "settings": asdict(options),
                 "device": dev.type}
+    keep_freed_memory()  # large tensors rebuilt every step: no mmap/munmap churn
     with threads_for(spec.sampling_work(model, options), dev):
         phi, log_q, seconds = draw_proposals(lambda n, gen: spec.draw(model, n, gen, options), options.configs,
                                              options.batch_size, generator, ckpt_path, SAMPLING_KIND, identity,
