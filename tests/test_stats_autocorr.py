@@ -162,6 +162,8 @@ def test_estimate_str_and_dict():
     e = Estimate(0.12345, 0.0056, 2.0, 0.1)
     assert str(e) == "0.1235(56)"
     assert str(Estimate(1234.0, 56.0)) == "1234(56)"
+    assert str(Estimate(-1.19489e6, 1.1e6)) == "-1.2(11)e+06"     # large errors: scientific, 2 digits of error
+    assert str(Estimate(1.0e-9, 2.0e-10)) == "1.00(20)e-09"
     assert "±" in str(Estimate(1.0, 0.0))
     assert e.to_dict() == {"value": 0.12345, "error": 0.0056, "tau_int": 2.0, "tau_int_error": 0.1}
 

@@ -23,6 +23,7 @@ from qcdgen.errors import InputError
 from qcdgen.io.atomic import atomic_write_text, check_writable
 from qcdgen.jsonutil import dumps
 from qcdgen.report import plots
+from qcdgen.stats.estimate import Estimate
 from qcdgen.stats.compare import ValidationTable
 from qcdgen.stats.validation_result import ValidationResult
 
@@ -128,6 +129,13 @@ def _chi2_text(table: ValidationTable) -> str:
     return f"{format_number(chi2, '.2f')}/{ndf}"
 
 
+def _value(value: float, error: float) -> str:
+    """``0.1590(73)`` (two digits of the error, :class:`~qcdgen.stats.estimate.Estimate`); exact values as they are."""
+    if math.isfinite(value) and math.isfinite(error) and error > 0:
+        return escape(str(Estimate(value, error)))
+    return f"{format_number(value, '.6g')} ± {format_number(error, '.2g')}"
+
+
 def _pull_table(table: ValidationTable) -> str:
     # rows of a table that marks some rows as shown-but-not-tested (heavy-ion) carry .tested/.flag
     notes = any(getattr(r, "flag", "") for r in table.rows)
@@ -141,8 +149,8 @@ def _pull_table(table: ValidationTable) -> str:
         note = f"<td>{escape(getattr(r, 'flag', ''))}</td>" if notes else ""
         rows.append(
             f'<tr{css}><td class="obs">{escape(r.observable)}</td>'
-            f'<td class="num">{format_number(r.reference, ".6g")} ± {format_number(r.reference_error, ".2g")}</td>'
-            f'<td class="num">{format_number(r.generated, ".6g")} ± {format_number(r.generated_error, ".2g")}</td>'
+            f'<td class="num">{_value(r.reference, r.reference_error)}</td>'
+            f'<td class="num">{_value(r.generated, r.generated_error)}</td>'
             f'<td class="num">{format_number(r.pull, "+.2f")}</td>{note}</tr>')
     if not rows:
         rows.append(f'<tr class="fail"><td colspan="{5 if notes else 4}">no observables compared</td></tr>')
