@@ -44,7 +44,7 @@ def _verdict(step: str, text: str) -> str:
     if step == "demo":
         last = [line for line in text.splitlines() if line.startswith(("PASS", "FAIL"))]
         return last[-1].split(":")[0] if last else "no verdict"
-    match = re.findall(r"=+ (.*(?:passed|failed|error).*) in [\d.]+s", text)
+    match = re.findall(r"^=* ?(\d+ (?:passed|failed|error).*?) in [\d.]+s", text, flags=re.M)
     return match[-1] if match else "no summary"
 
 
