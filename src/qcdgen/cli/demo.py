@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import argparse
 
+from qcdgen.cli.options import add_command, add_run_options
+
 PARTS = ("lattice", "hic", "inverse")
 
 
 def register(commands) -> None:
-    demo = commands.add_parser(
-        "demo", help="each product briefly: lattice sampler, heavy-ion surrogate, spectral reconstruction",
-        description="End-to-end demo, judged by physics: (1) HMC ground truth, a diffusion model and its exact "
-                    "Metropolis correction, validated against HMC; (2) heavy-ion events, their observables and a "
-                    "shipped surrogate validated against them; (3) a spectral function reconstructed from a noisy "
-                    "correlator, closure test against the truth. One HTML report and one JSON for all.")
+    demo = add_command(commands, "demo", run_demo,
+                       "each product briefly: lattice sampler, heavy-ion surrogate, spectral reconstruction")
     demo.add_argument("--out", default="qcdgen-demo", help="output directory (default ./qcdgen-demo)")
     demo.add_argument("--only", choices=PARTS, default=None, help="run one part only (default: all three)")
     demo.add_argument("--preset", choices=["quick", "paper"], default="quick",
                       help="quick: L=8, minutes on a CPU (default); paper: L=32 set-up of JHEP 05 (2024) 060, for a GPU")
     demo.add_argument("--kappa", type=float, default=None, help="override the preset's hopping parameter")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--device", default="cpu")
-    demo.add_argument("--no-progress", action="store_true", help="no progress bars or progress lines")
-    demo.set_defaults(run=run_demo)
+    add_run_options(demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """End-to-end demo, judged by physics: (1) HMC ground truth, a diffusion model and its exact
+    Metropolis correction, validated against HMC; (2) heavy-ion events, their observables and a
+    shipped surrogate validated against them; (3) a spectral function reconstructed from a noisy
+    correlator, closure test against the truth. One HTML report and one JSON for all."""
     from qcdgen.demo import run_demo as demo_pipeline
 
     result = demo_pipeline(args.out, preset=args.preset, seed=args.seed, device=args.device, kappa=args.kappa,

@@ -4,50 +4,40 @@ from __future__ import annotations
 
 import sys
 
+from qcdgen.cli import options
 from qcdgen.errors import InputError
 
 
 def register(commands) -> None:
-    hic = commands.add_parser("hic", help="heavy-ion collisions: event generators, file formats, flow observables")
-    sub = hic.add_subparsers(dest="hic_command", metavar="COMMAND")
-    hic.set_defaults(run=lambda args: hic.print_help())
+    sub = options.add_command_group(commands, "hic",
+                                    "heavy-ion collisions: event generators, file formats, flow observables")
 
-    gen = sub.add_parser(
-        "generate", help="generate events (Parquet) with the hydro-inspired generator or Pythia 8 Angantyr",
-        description="Generate heavy-ion events into a Parquet event file. --model hydro is a hydro-INSPIRED "
-                    "generator (Glauber-TRENTo geometry, hadron resonance gas, blast-wave Cooper-Frye with "
-                    "linear-response flow, resonance decays), not hydrodynamics. --model angantyr runs Pythia 8 "
-                    "Angantyr (needs pip install 'qcdgen[pythia]'), which has no hydrodynamic flow. "
-                    "An interrupted run resumes when the same command is rerun.")
+    gen = options.add_command(sub, "generate", run_generate,
+                      "generate events (Parquet) with the hydro-inspired generator or Pythia 8 Angantyr")
     gen.add_argument("--model", choices=["hydro", "angantyr"], default="hydro")
     gen.add_argument("--system", default="PbPb", help="collision system, e.g. PbPb, AuAu, XeXe, UU, pPb, OO (default PbPb)")
     gen.add_argument("--sqrts", type=float, default=2760.0, help="sqrt(s_NN) in GeV (default 2760)")
     gen.add_argument("--events", type=int, required=True, help="number of events")
-    gen.add_argument("--seed", type=int, default=0)
+    options.add_seed_option(gen)
     gen.add_argument("--out", required=True, help="output Parquet file")
     gen.add_argument("--eta-s", type=float, default=None, help="shear viscosity over entropy density (hydro; default 0.08)")
     gen.add_argument("--beta2", type=float, default=None, help="quadrupole deformation of both nuclei (hydro)")
     gen.add_argument("--centrality", default=None, help="centrality class LO-HI in percent, e.g. 0-10 (default minimum bias)")
     gen.add_argument("--positions", action="store_true", help="also store emission points t,x,y,z (hydro)")
     gen.add_argument("--chunk-events", type=int, default=100, help="events per chunk / resume unit (default 100)")
-    gen.add_argument("--no-progress", action="store_true")
-    gen.set_defaults(run=run_generate)
+    options.add_run_options(gen, seed=False, device=False)
 
-    observe = sub.add_parser("observe", help="multiplicities, spectra, flow cumulants, pT fluctuations of an event file")
+    observe = options.add_command(sub, "observe", run_observe,
+                          "multiplicities, spectra, flow cumulants, pT fluctuations of an event file")
     observe.add_argument("file", help="Parquet event file (qcdgen hic generate / convert)")
     observe.add_argument("--json", action="store_true", help='print {"observables": {NAME: {"value", "error"}}}')
     observe.add_argument("--plots", default=None, help="directory for PNG plots (created if missing)")
     observe.add_argument("--centrality-classes", default=None,
                          help="comma-separated classes, e.g. 0-5,5-10,10-20 (default: ALICE classes 0-5 ... 70-80)")
     observe.add_argument("--errors", choices=["jackknife", "bootstrap"], default="jackknife")
-    observe.set_defaults(run=run_observe)
 
-    tr = sub.add_parser(
-        "train", help="train the event surrogate p(event | conditions) on event files from any simulator",
-        description="PointNet encoder -> latent z, zuko flow prior p(z|c), negative-binomial multiplicity, "
-                    "species head and flow-matching momentum decoder. Checkpoints to OUT.ckpt.pt and resumes "
-                    "when the same command is rerun. Multi-GPU: torchrun --nproc_per_node=K -m qcdgen hic train ... "
-                    "--device cuda.")
+    tr = options.add_command(sub, "train", run_train,
+                     "train the event surrogate p(event | conditions) on event files from any simulator")
     tr.add_argument("files", nargs="+", help="Parquet event files (qcdgen hic generate / convert)")
     tr.add_argument("--condition", default="", help="comma-separated event fields to condition on, e.g. eta_s,b")
     tr.add_argument("--out", required=True, help="model file (.pt)")
@@ -57,10 +47,9 @@ def register(commands) -> None:
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--eta-max", type=float, default=None, help="keep only |eta| < ETA_MAX (default: all)")
     tr.add_argument("--max-events", type=int, default=None)
-    _surrogate_common(tr)
-    tr.set_defaults(run=run_train)
+    options.add_run_options(tr, restart=True)
 
-    sa = sub.add_parser("sample", help="generate events with a trained surrogate (Parquet)")
+    sa = options.add_command(sub, "sample", run_sample, "generate events with a trained surrogate (Parquet)")
     sa.add_argument("model", help="model file from qcdgen hic train / finetune")
     sa.add_argument("--out", required=True, help="output Parquet event file")
     sa.add_argument("--events", type=int, default=None, help="number of events (default with --like: all)")
@@ -68,12 +57,10 @@ def register(commands) -> None:
     sa.add_argument("--like", default=None, help="take the conditions event by event from this reference file")
     sa.add_argument("--ode-steps", type=int, default=8, help="flow-matching integration steps (default 8)")
     sa.add_argument("--solver", choices=["heun", "euler"], default="heun")
-    sa.add_argument("--seed", type=int, default=0)
-    sa.add_argument("--device", default="cpu")
-    sa.add_argument("--no-progress", action="store_true")
-    sa.set_defaults(run=run_sample)
+    options.add_run_options(sa)
 
-    ft = sub.add_parser("finetune", help="adapt a trained surrogate to a small new dataset (e.g. 500 events at a new beta2)")
+    ft = options.add_command(sub, "finetune", run_finetune,
+                     "adapt a trained surrogate to a small new dataset (e.g. 500 events at a new beta2)")
     ft.add_argument("model", help="model file from qcdgen hic train")
     ft.add_argument("files", nargs="+", help="Parquet event files with the same condition fields")
     ft.add_argument("--out", required=True, help="fine-tuned model file (.pt)")
@@ -84,14 +71,10 @@ def register(commands) -> None:
     ft.add_argument("--batch-events", type=int, default=32)
     ft.add_argument("--k-particles", type=int, default=256)
     ft.add_argument("--max-events", type=int, default=None)
-    _surrogate_common(ft)
-    ft.set_defaults(run=run_finetune)
+    options.add_run_options(ft, restart=True)
 
-    val = sub.add_parser(
-        "validate", help="judge generated events against reference events by physics (HTML/JSON report)",
-        description="Per centrality class and species: multiplicities, dN/dy, <pT>, pT spectra, v2{2}, v3{2}, "
-                    "v2{4}, pT fluctuations as generated/reference ratios with errors and pulls, chi2/ndf with "
-                    "jackknife correlations, and a classifier two-sample test (AUC). Exit code 0 = pass, 1 = fail.")
+    val = options.add_command(sub, "validate", run_validate,
+                      "judge generated events against reference events by physics (HTML/JSON report)")
     val.add_argument("generated", help="generated Parquet event file (qcdgen hic sample)")
     val.add_argument("--reference", required=True, help="reference Parquet event file (the simulator)")
     val.add_argument("--report", default=None, help="write a self-contained HTML report here")
@@ -102,16 +85,14 @@ def register(commands) -> None:
     val.add_argument("--auc-threshold", type=float, default=0.55)
     val.add_argument("--tolerance", type=float, default=0.05,
                      help="relative accuracy the headline ratios must meet where their errors allow (default 0.05)")
-    val.add_argument("--seed", type=int, default=0)
-    val.add_argument("--no-progress", action="store_true")
-    val.set_defaults(run=run_validate)
+    options.add_run_options(val, device=False)
 
-    convert = sub.add_parser("convert", help="convert OSCAR2013/OSCAR1999/UrQMD f19/HepMC3/JETSCAPE files to Parquet")
+    convert = options.add_command(sub, "convert", run_convert,
+                          "convert OSCAR2013/OSCAR1999/UrQMD f19/HepMC3/JETSCAPE files to Parquet")
     convert.add_argument("input", help="simulator output file")
     convert.add_argument("output", help="Parquet event file to write")
     convert.add_argument("--format", default=None, help="input format (default: detected from the header)")
-    convert.add_argument("--no-progress", action="store_true")
-    convert.set_defaults(run=run_convert)
+    options.add_run_options(convert, seed=False, device=False)
 
 
 def _centrality(text):
@@ -126,6 +107,11 @@ def _centrality(text):
 
 
 def run_generate(args) -> int:
+    """Generate heavy-ion events into a Parquet event file. --model hydro is a hydro-INSPIRED
+    generator (Glauber-TRENTo geometry, hadron resonance gas, blast-wave Cooper-Frye with
+    linear-response flow, resonance decays), not hydrodynamics. --model angantyr runs Pythia 8
+    Angantyr (needs pip install 'qcdgen[pythia]'), which has no hydrodynamic flow.
+    An interrupted run resumes when the same command is rerun."""
     from qcdgen.hic.generation import generate_to_file
 
     settings = {"system": args.system, "sqrts": args.sqrts, "centrality": _centrality(args.centrality)}
@@ -229,13 +215,6 @@ def _print_observables(path, summary) -> None:
           + (f" {empty} classes with < 2 events not shown." if empty else ""))
 
 
-def _surrogate_common(parser) -> None:
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    parser.add_argument("--restart", action="store_true", help="ignore an interrupted run's checkpoint")
-    parser.add_argument("--no-progress", action="store_true")
-
-
 def _report_fit(fit, what: str) -> None:
     last = {t: float(v[-1]) for t, v in fit.terms.items() if len(v)}
     terms = ", ".join(f"{t} {v:.4g}" for t, v in last.items())
@@ -244,6 +223,10 @@ def _report_fit(fit, what: str) -> None:
 
 
 def run_train(args) -> int:
+    """PointNet encoder -> latent z, zuko flow prior p(z|c), negative-binomial multiplicity,
+    species head and flow-matching momentum decoder. Checkpoints to OUT.ckpt.pt and resumes
+    when the same command is rerun. Multi-GPU: torchrun --nproc_per_node=K -m qcdgen hic train ...
+    --device cuda."""
     from qcdgen.hic.surrogate.pipeline import train_pipeline
 
     fit = train_pipeline(args.files, conditions=args.condition, out=args.out, steps=args.steps,
@@ -277,6 +260,9 @@ def run_sample(args) -> int:
 
 
 def run_validate(args) -> int:
+    """Per centrality class and species: multiplicities, dN/dy, <pT>, pT spectra, v2{2}, v3{2},
+    v2{4}, pT fluctuations as generated/reference ratios with errors and pulls, chi2/ndf with
+    jackknife correlations, and a classifier two-sample test (AUC). Exit code 0 = pass, 1 = fail."""
     from qcdgen.cli.formatting import print_validation
     from qcdgen.report.pipelines import validate_events
 

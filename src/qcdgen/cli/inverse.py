@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import sys
 
+from qcdgen.cli.options import add_command, add_command_group, add_run_options
+
 
 def register(commands) -> None:
-    inv = commands.add_parser("inverse", help="inverse problems: spectral functions, neutron-star EoS (TOV), potentials")
-    sub = inv.add_subparsers(dest="inverse_command", metavar="COMMAND")
-    inv.set_defaults(run=lambda args: inv.print_help())
+    sub = add_command_group(commands, "inverse",
+                            "inverse problems: spectral functions, neutron-star EoS (TOV), potentials")
 
-    sp = sub.add_parser(
-        "spectral", help="reconstruct a spectral function rho(omega) from a Euclidean correlator",
-        description="Reconstruct rho(omega) >= 0 from D(x) = int K(x, omega) rho(omega) d omega. The integral is "
-                    "the rectangle sum over the uniform grid omega_min..omega_max (omega_points points). The "
-                    "band is the mean +- std of an ensemble of fits to pseudo-data resampled within the errors.")
+    sp = add_command(sub, "spectral", run_spectral,
+                     "reconstruct a spectral function rho(omega) from a Euclidean correlator")
     sp.add_argument("correlator", help="CSV with columns x,value,error (x = p for --kernel kl, tau otherwise)")
     sp.add_argument("--kernel", required=True, choices=["kl", "laplace", "thermal"],
                     help="kl: omega/(pi(omega^2+p^2)); laplace: exp(-omega tau); thermal: cosh(omega(tau-1/2T))/sinh(omega/2T)")
@@ -23,15 +21,11 @@ def register(commands) -> None:
     sp.add_argument("--omega-min", type=float, required=True)
     sp.add_argument("--omega-max", type=float, required=True)
     sp.add_argument("--omega-points", type=int, required=True)
-    sp.add_argument("--out", required=True, help="output CSV: omega,rho,rho_lo,rho_hi")
-    sp.add_argument("--plot", default=None, help="PNG of rho with its band and the fit's pulls")
+    _outputs(sp, "omega,rho,rho_lo,rho_hi", "rho with its band and the fit's pulls")
     _run_options(sp, "fits in the ensemble (default 8; 1 = no band)", epochs=False)
-    sp.set_defaults(run=run_spectral)
 
-    bench = sub.add_parser(
-        "spectral-bench", help="the mock suite: MSE and KL of NN, NN-P2P, MEM and Tikhonov on known spectra",
-        description="Breit-Wigner, Gaussian and double-peak spectra, noise sigma_i = eps * D_i; every method fits "
-                    "the same noisy data; +- is the standard error over --repeats noise realisations.")
+    bench = add_command(sub, "spectral-bench", run_spectral_bench,
+                        "the mock suite: MSE and KL of NN, NN-P2P, MEM and Tikhonov on known spectra")
     bench.add_argument("--kernel", default="kl", choices=["kl", "laplace", "thermal"])
     bench.add_argument("--temperature", type=float, default=None)
     bench.add_argument("--shapes", default="bw,gauss,double")
@@ -40,32 +34,29 @@ def register(commands) -> None:
     bench.add_argument("--repeats", type=int, default=2, help="noise realisations per cell (default 2)")
     bench.add_argument("--json", default=None, help="also write the rows as JSON to this file")
     _run_options(bench, None, epochs=False)
-    bench.set_defaults(run=run_spectral_bench)
 
-    tov = sub.add_parser(
-        "tov", help="neural equation of state from neutron-star masses and radii (differentiable TOV)",
-        description="Fit a causal, monotone neural EoS (joined to a standard crust) to mass-radius observations "
-                    "through a differentiable TOV solver; an ensemble over resampled observations gives bands.")
+    tov = add_command(sub, "tov", run_tov,
+                      "neural equation of state from neutron-star masses and radii (differentiable TOV)")
     tov.add_argument("observations", help="CSV with columns mass,mass_error,radius,radius_error (M_sun, km)")
-    tov.add_argument("--out", required=True, help="output CSV: energy_density,pressure,pressure_lo,pressure_hi (MeV/fm^3)")
-    tov.add_argument("--plot", default=None, help="PNG of the EoS and mass-radius bands")
+    _outputs(tov, "energy_density,pressure,pressure_lo,pressure_hi (MeV/fm^3)", "the EoS and mass-radius bands")
     _run_options(tov, "ensemble members (default 8, at least 2)")
-    tov.set_defaults(run=run_tov)
 
-    pot = sub.add_parser(
-        "potential", help="neural potential V(r) from energy levels (differentiable radial Schroedinger solver)",
-        description="Fit V(r) (and -W(r) <= 0 when widths are given) to levels (n, l, E): n = 1 is the lowest "
-                    "state of each l; hbar = 1. The band is only meaningful where the wavefunctions probe.")
+    pot = add_command(sub, "potential", run_potential,
+                      "neural potential V(r) from energy levels (differentiable radial Schroedinger solver)")
     pot.add_argument("levels", help="CSV with columns n,l,E and optional error,width,width_error")
     pot.add_argument("--mass", type=float, required=True, help="reduced mass mu (hbar = 1)")
-    pot.add_argument("--out", required=True, help="output CSV: r,V,V_lo,V_hi (+ W,W_lo,W_hi with widths)")
-    pot.add_argument("--plot", default=None, help="PNG of V(r) with its band and the probed range")
+    _outputs(pot, "r,V,V_lo,V_hi (+ W,W_lo,W_hi with widths)", "V(r) with its band and the probed range")
     pot.add_argument("--r-max", type=float, default=None, help="box size (default: from the highest level)")
     pot.add_argument("--grid-points", type=int, default=None, help="interior grid points of the solver (default 160)")
     pot.add_argument("--origin", choices=["regular", "free"], default="regular",
                      help="regular: V is a smooth function of r^2 (V'(0) = 0, default); free: any V (Coulomb-like)")
     _run_options(pot, "ensemble members (default 8, at least 2)")
-    pot.set_defaults(run=run_potential)
+
+
+def _outputs(parser, columns: str, plot: str) -> None:
+    """--out (the result table, a CSV with ``columns``) and --plot (a PNG of ``plot``): every fit writes both."""
+    parser.add_argument("--out", required=True, help=f"output CSV: {columns}")
+    parser.add_argument("--plot", default=None, help=f"PNG of {plot}")
 
 
 def _run_options(parser, ensemble_help: str | None, epochs: bool = True) -> None:
@@ -74,9 +65,7 @@ def _run_options(parser, ensemble_help: str | None, epochs: bool = True) -> None
         parser.add_argument("--ensemble", type=int, default=8, help=ensemble_help)
     if epochs:
         parser.add_argument("--epochs", type=int, default=None, help="optimiser steps per member (default: the library's)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    parser.add_argument("--no-progress", action="store_true")
+    add_run_options(parser)
 
 
 def _epochs(args) -> dict:
@@ -84,6 +73,9 @@ def _epochs(args) -> dict:
 
 
 def run_spectral(args) -> int:
+    """Reconstruct rho(omega) >= 0 from D(x) = int K(x, omega) rho(omega) d omega. The integral is
+    the rectangle sum over the uniform grid omega_min..omega_max (omega_points points). The
+    band is the mean +- std of an ensemble of fits to pseudo-data resampled within the errors."""
     from qcdgen.report.pipelines import run_spectral as pipeline
 
     res = pipeline(args.correlator, kernel=args.kernel, temperature=args.temperature, method=args.method,
@@ -101,6 +93,8 @@ def run_spectral(args) -> int:
 
 
 def run_spectral_bench(args) -> int:
+    """Breit-Wigner, Gaussian and double-peak spectra, noise sigma_i = eps * D_i; every method fits
+    the same noisy data; +- is the standard error over --repeats noise realisations."""
     from qcdgen.inverse.spectral.pipeline import format_bench_table
     from qcdgen.inverse.spectral.pipeline import run_spectral_bench as pipeline
 
@@ -114,6 +108,8 @@ def run_spectral_bench(args) -> int:
 
 
 def run_tov(args) -> int:
+    """Fit a causal, monotone neural EoS (joined to a standard crust) to mass-radius observations
+    through a differentiable TOV solver; an ensemble over resampled observations gives bands."""
     from qcdgen.report.pipelines import run_tov as pipeline
 
     res = pipeline(args.observations, out=args.out, plot=args.plot, ensemble=args.ensemble, seed=args.seed,
@@ -123,6 +119,8 @@ def run_tov(args) -> int:
 
 
 def run_potential(args) -> int:
+    """Fit V(r) (and -W(r) <= 0 when widths are given) to levels (n, l, E): n = 1 is the lowest
+    state of each l; hbar = 1. The band is only meaningful where the wavefunctions probe."""
     from qcdgen.report.pipelines import run_potential as pipeline
 
     extra = _epochs(args) | ({} if args.grid_points is None else {"grid_points": args.grid_points})

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from qcdgen.cli import options
 from qcdgen.errors import InputError
 
 
 def register(commands) -> None:
-    lattice = commands.add_parser("lattice", help="lattice field theory: HMC ground truth, observables")
-    sub = lattice.add_subparsers(dest="lattice_command", metavar="COMMAND")
-    lattice.set_defaults(run=lambda args: lattice.print_help())
+    sub = options.add_command_group(commands, "lattice", "lattice field theory: HMC ground truth, observables")
 
-    hmc = sub.add_parser("hmc", help="generate a phi^4 ensemble with HMC (HDF5)",
-                         description="Generate a real scalar phi^4 ensemble with HMC, in hopping form "
-                                     "S = sum_x [-2 kappa sum_mu phi(x)phi(x+mu) + (1-2 lam) phi^2 + lam phi^4].")
+    hmc = options.add_command(sub, "hmc", run_hmc, "generate a phi^4 ensemble with HMC (HDF5)")
     hmc.add_argument("--size", "-L", type=int, required=True, help="lattice extent L (>= 2)")
     hmc.add_argument("--kappa", type=float, required=True, help="hopping parameter (>= 0)")
     hmc.add_argument("--lam", type=float, required=True, help="quartic coupling lambda (>= 0)")
@@ -22,7 +19,7 @@ def register(commands) -> None:
     hmc.add_argument("--out", required=True, help="output HDF5 file")
     hmc.add_argument("--dim", type=int, default=2, help="space-time dimension d, 1..4 (default 2)")
     hmc.add_argument("--chains", type=int, default=4, help="independent chains run as one batch (default 4)")
-    hmc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    options.add_seed_option(hmc)
     hmc.add_argument("--thermalize", type=int, default=500,
                      help="thermalisation trajectories, step size tuned meanwhile (default 500)")
     hmc.add_argument("--separation", type=int, default=None,
@@ -31,23 +28,16 @@ def register(commands) -> None:
     hmc.add_argument("--trajectory-length", type=float, default=1.0, help="MD time per trajectory (default 1)")
     hmc.add_argument("--target-acceptance", type=float, default=0.8, help="step-size tuning target (default 0.8)")
     hmc.add_argument("--fourier-acceleration", action="store_true", help="Fourier-accelerated kinetic term")
-    hmc.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    hmc.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
     hmc.add_argument("--checkpoint-seconds", type=float, default=60.0,
                      help="seconds between checkpoints (default 60; one is always written on Ctrl-C)")
-    hmc.add_argument("--no-progress", action="store_true", help="no progress bar")
-    hmc.set_defaults(run=run_hmc)
+    options.add_run_options(hmc, seed=False, checkpoint=True)
 
-    observe = sub.add_parser("observe", help="observables of an ensemble, with Gamma-method errors")
+    observe = options.add_command(sub, "observe", run_observe, "observables of an ensemble, with Gamma-method errors")
     observe.add_argument("file", help="HDF5 ensemble written by qcdgen")
     observe.add_argument("--json", action="store_true", help='print {"observables": {name: {"value", "error"}}}')
-    observe.add_argument("--device", default="cpu")
-    observe.set_defaults(run=run_observe)
+    options.add_run_options(observe, seed=False, progress=False)
 
-    train = sub.add_parser("train", help="train a diffusion model on an ensemble (writes MODEL.pt)",
-                           description="Train a score-based diffusion model (VE SDE, g(t)=sigma^t) on the HMC "
-                                       "configurations of ENSEMBLE.h5; the last --heldout-fraction of each chain "
-                                       "is kept aside for the memorisation check.")
+    train = options.add_command(sub, "train", run_train, "train a diffusion model on an ensemble (writes MODEL.pt)")
     train.add_argument("ensemble", help="HDF5 ensemble written by qcdgen lattice hmc")
     train.add_argument("--out", required=True, help="model file (.pt)")
     train.add_argument("--preset", choices=["quick", "paper"], default="quick",
@@ -62,13 +52,9 @@ def register(commands) -> None:
     train.add_argument("--no-z2", action="store_true", help="do not make the score odd in phi")
     train.add_argument("--no-gaussian", action="store_true", help="no analytic Gaussian part in the score")
     train.add_argument("--heldout-fraction", type=float, help="fraction of each chain held out (default 0.2)")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device", default="cpu")
-    train.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
-    train.add_argument("--no-progress", action="store_true")
-    train.set_defaults(run=run_train)
+    options.add_run_options(train, seed_default=None, checkpoint=True)
 
-    sample = sub.add_parser("sample", help="generate configurations with a trained model (HDF5)")
+    sample = options.add_command(sub, "sample", run_sample, "generate configurations with a trained model (HDF5)")
     sample.add_argument("model", help="model file from qcdgen lattice train")
     sample.add_argument("--configs", type=int, required=True, help="number of proposals / configurations")
     sample.add_argument("--out", required=True, help="output HDF5 ensemble")
@@ -85,20 +71,17 @@ def register(commands) -> None:
     sample.add_argument("--mala-steps", type=int, default=0, help="MALA steps on the true action per configuration")
     sample.add_argument("--mala-step-size", type=float, default=0.05)
     sample.add_argument("--batch-size", type=int, default=250)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--device", default="cpu")
-    sample.add_argument("--no-progress", action="store_true")
-    sample.set_defaults(run=run_sample)
+    options.add_run_options(sample)
 
-    validate = sub.add_parser("validate", help="validate a generated ensemble against a reference (HTML/JSON)")
+    validate = options.add_command(sub, "validate", run_validate,
+                           "validate a generated ensemble against a reference (HTML/JSON)")
     validate.add_argument("generated", help="generated HDF5 ensemble")
     validate.add_argument("--reference", required=True, help="reference HDF5 ensemble (e.g. HMC)")
     validate.add_argument("--training", default=None, help="training ensemble (default: recorded in GEN.h5)")
     validate.add_argument("--report", default=None, help="write a self-contained HTML report here")
     validate.add_argument("--json", action="store_true", help='print {"passed", "rows": [...]} as JSON')
     validate.add_argument("--max-pull", type=float, default=3.0, help="largest |pull| that passes (default 3)")
-    validate.add_argument("--device", default="cpu")
-    validate.set_defaults(run=run_validate)
+    options.add_run_options(validate, seed=False, progress=False)
 
     from qcdgen.cli import lattice_compare, lattice_flow, lattice_path
 
@@ -108,6 +91,8 @@ def register(commands) -> None:
 
 
 def run_hmc(args: argparse.Namespace) -> int:
+    """Generate a real scalar phi^4 ensemble with HMC, in hopping form
+    S = sum_x [-2 kappa sum_mu phi(x)phi(x+mu) + (1-2 lam) phi^2 + lam phi^4]."""
     from qcdgen.lattice.hmc_ensemble import HMCSettings, generate_hmc_ensemble
 
     settings = HMCSettings(
@@ -152,6 +137,8 @@ def run_observe(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Train a score-based diffusion model (VE SDE, g(t)=sigma^t) on the HMC configurations of
+    ENSEMBLE.h5; the last --heldout-fraction of each chain is kept aside for the memorisation check."""
     from qcdgen.lattice.samplers import train_lattice_sampler
     from qcdgen.lattice.samplers.diffusion import loss_curve_path
 

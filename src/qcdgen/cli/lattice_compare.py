@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from qcdgen.cli.options import add_command, add_run_options
 from qcdgen.errors import InputError
 
 
 def register(sub) -> None:
     """Add ``compare-samplers`` to the ``qcdgen lattice`` subparsers ``sub``."""
     # defaults live in CompareSettings / PRESETS (not imported here: the parser stays light); None = preset value
-    p = sub.add_parser(
-        "compare-samplers", help="critical slowing down: cost per independent configuration of every sampler vs L",
-        description="For every lattice size and kappa run plain HMC (the reference), Fourier-accelerated HMC, and "
-                    "train + sample the diffusion, flow and path samplers with Metropolis correction; validate each "
-                    "against HMC and tabulate acceptance, ESS, tau_int(|M|), the cost per independent "
-                    "configuration and when training pays off. Finished rows in --out-dir are reused.")
+    p = add_command(sub, "compare-samplers", run_compare_samplers,
+                    "critical slowing down: cost per independent configuration of every sampler vs L")
     p.add_argument("--size", "-L", required=True, help="lattice sizes, comma-separated (e.g. 8,16,32)")
     p.add_argument("--kappa", required=True, help="hopping parameters, comma-separated (e.g. 0.21,0.265)")
     p.add_argument("--lam", type=float, default=0.022, help="quartic coupling lambda (default 0.022)")
@@ -35,10 +32,7 @@ def register(sub) -> None:
     p.add_argument("--chains", type=int, default=4, help="HMC chains run as one batch (default 4)")
     p.add_argument("--mh-chains", type=int, default=1, help="independence-Metropolis chains (default 1)")
     p.add_argument("--max-pull", type=float, default=3.0, help="largest |pull| against HMC that passes (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars or per-row lines")
-    p.set_defaults(run=run_compare_samplers)
+    add_run_options(p)
 
 
 def parse_list(text: str, flag: str, kind: type, what: str) -> tuple:
@@ -53,6 +47,10 @@ def parse_list(text: str, flag: str, kind: type, what: str) -> tuple:
 
 
 def run_compare_samplers(args: argparse.Namespace) -> int:
+    """For every lattice size and kappa run plain HMC (the reference), Fourier-accelerated HMC, and
+    train + sample the diffusion, flow and path samplers with Metropolis correction; validate each
+    against HMC and tabulate acceptance, ESS, tau_int(|M|), the cost per independent
+    configuration and when training pays off. Finished rows in --out-dir are reused."""
     from qcdgen.cli.formatting import print_json
     from qcdgen.io import check_writable
     from qcdgen.lattice.compare_samplers import CompareSettings, compare_samplers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from qcdgen.cli import lattice_sampling_args as common
+from qcdgen.cli.options import add_command, add_run_options
 
 
 def register(sub) -> None:
@@ -13,10 +14,7 @@ def register(sub) -> None:
 
     d = FlowSettings()
     train = common.add_train_parser(
-        sub, "flow-train", 3, "train a normalizing flow on exp(-S) by reverse KL (no data; writes MODEL.pt)",
-        "Train a checkerboard coupling flow on the phi^4 action by minimising the reverse KL divergence "
-        "(Albergo, Kanwar & Shanahan 2019). The loss is the variational free energy F_q = KL(q||p) - log Z, "
-        "negative whenever log Z > KL.")
+        sub, "flow-train", run_flow_train, 3, "train a normalizing flow on exp(-S) by reverse KL (no data; writes MODEL.pt)")
     train.add_argument("--coupling", choices=["affine", "rqs"], default=d.coupling,
                        help="affine (RealNVP) or rational-quadratic spline couplings (default affine)")
     train.add_argument("--layers", type=int, default=d.layers, help=f"coupling layers (default {d.layers})")
@@ -38,20 +36,18 @@ def register(sub) -> None:
     train.add_argument("--no-z2", action="store_true", help="do not make the flow odd in phi")
     train.add_argument("--no-spectral", action="store_true",
                        help="no learnable Fourier-space Gaussian layer before the couplings")
-    train.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
-    common.add_run_arguments(train)
-    train.set_defaults(run=run_flow_train)
+    add_run_options(train, seed_default=d.seed, checkpoint=True)
 
-    sample = sub.add_parser("flow-sample", help="generate configurations with a trained flow (HDF5)",
-                            description="Draw proposals from a trained flow with their exact log q and, with "
-                                        "--metropolis, correct them by independence Metropolis against exp(-S).")
+    sample = add_command(sub, "flow-sample", run_flow_sample, "generate configurations with a trained flow (HDF5)")
     sample.add_argument("model", help="model file from qcdgen lattice flow-train")
     common.add_sampling_arguments(sample, "proposals", 1000,
                                   "independence Metropolis-Hastings against exp(-S) (exact; default on)")
-    sample.set_defaults(run=run_flow_sample)
 
 
 def run_flow_train(args: argparse.Namespace) -> int:
+    """Train a checkerboard coupling flow on the phi^4 action by minimising the reverse KL divergence
+    (Albergo, Kanwar & Shanahan 2019). The loss is the variational free energy F_q = KL(q||p) - log Z,
+    negative whenever log Z > KL."""
     model = common.train("flow", args, dict(
         coupling=args.coupling, layers=args.layers, channels=args.channels, hidden=args.hidden,
         kernel_size=args.kernel_size, bins=args.bins, bound=args.bound, z2=not args.no_z2,
@@ -76,6 +72,8 @@ def print_train_summary(out, model) -> None:
 
 
 def run_flow_sample(args: argparse.Namespace) -> int:
+    """Draw proposals from a trained flow with their exact log q and, with --metropolis, correct
+    them by independence Metropolis against exp(-S)."""
     print_flow_sample_summary(args.out, common.sample("flow", args))
     return 0
 

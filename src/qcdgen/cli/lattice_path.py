@@ -6,16 +6,14 @@ import argparse
 import math
 
 from qcdgen.cli import lattice_sampling_args as common
+from qcdgen.cli.options import add_command, add_run_options
 
 
 def register(sub) -> None:
     """Add this sampler's subcommands to the ``qcdgen lattice`` subparsers ``sub``."""
     # defaults live in PathSettings (not imported here: the parser stays light); None = not given
     train = common.add_train_parser(
-        sub, "path-train", 4, "train a stochastic path sampler on exp(-S) alone (writes MODEL.pt)",
-        "Train a controlled-SDE path sampler of the phi^4 action by trajectory balance (Sendera et al. 2024) "
-        "or log-variance (Richter & Berner 2024); no ensemble needed. Prints log Z = log <exp(-W)> with its "
-        "error (and the pull against the exact log Z at lam = 0).")
+        sub, "path-train", run_path_train, 4, "train a stochastic path sampler on exp(-S) alone (writes MODEL.pt)")
     train.add_argument("--time-steps", type=int, help="SDE steps K")
     train.add_argument("--sigma", type=float, help="diffusion coefficient")
     train.add_argument("--sigma0", type=float, help="width of the initial Gaussian")
@@ -29,15 +27,13 @@ def register(sub) -> None:
     train.add_argument("--lr", type=float, help="peak learning rate")
     train.add_argument("--eval-paths", type=int, help="fresh paths for the final log Z estimate")
     train.add_argument("--no-z2", action="store_true", help="do not make the drifts odd in phi")
-    train.add_argument("--seed", type=int, help="random seed (default 0)")
-    common.add_run_arguments(train)
-    train.set_defaults(run=run_path_train)
+    add_run_options(train, seed_default=None, checkpoint=True)
 
-    sample = sub.add_parser("path-sample", help="generate configurations with a trained path sampler (HDF5)")
+    sample = add_command(sub, "path-sample", run_path_sample,
+                         "generate configurations with a trained path sampler (HDF5)")
     sample.add_argument("model", help="model file from qcdgen lattice path-train")
     common.add_sampling_arguments(sample, "paths", 500,
                                   "independence Metropolis-Hastings in path space with weight exp(-W) (exact; default on)")
-    sample.set_defaults(run=run_path_sample)
 
 
 def _estimate(value: float, error: float) -> str:
@@ -45,6 +41,9 @@ def _estimate(value: float, error: float) -> str:
 
 
 def run_path_train(args: argparse.Namespace) -> int:
+    """Train a controlled-SDE path sampler of the phi^4 action by trajectory balance (Sendera et al. 2024)
+    or log-variance (Richter & Berner 2024); no ensemble needed. Prints log Z = log <exp(-W)> with its
+    error (and the pull against the exact log Z at lam = 0)."""
     model = common.train("path", args, dict(
         time_steps=args.time_steps, sigma=args.sigma, sigma0=args.sigma0, channels=args.channels,
         blocks=args.blocks, backward=args.backward, grad_clip=args.grad_clip, loss=args.loss, steps=args.steps,

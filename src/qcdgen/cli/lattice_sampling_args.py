@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from qcdgen.cli.options import add_command, add_run_options
 
-def add_train_parser(sub, command: str, max_dim: int, help: str, description: str) -> argparse.ArgumentParser:
-    """The ``command`` parser of a sampler trained on the action alone, with :func:`add_action_arguments`."""
-    parser = sub.add_parser(command, help=help, description=description)
+
+def add_train_parser(sub, command: str, run, max_dim: int, help: str) -> argparse.ArgumentParser:
+    """The ``command`` parser (running ``run``, described by its docstring) of a sampler trained on the
+    action alone, with :func:`add_action_arguments`."""
+    parser = add_command(sub, command, run, help)
     add_action_arguments(parser, max_dim)
     return parser
 
@@ -21,13 +24,6 @@ def add_action_arguments(parser: argparse.ArgumentParser, max_dim: int) -> None:
     parser.add_argument("--out", required=True, help="model file (.pt)")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """--device, --checkpoint, --no-progress."""
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint file (default OUT.ckpt.pt); resumed if present")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
 def add_sampling_arguments(parser: argparse.ArgumentParser, what: str, batch_default: int, metropolis_help: str) -> None:
     """--configs, --out, --metropolis, --chains, --batch-size, --seed, --device, --checkpoint, --no-progress."""
     parser.add_argument("--configs", type=int, required=True, help="number of proposals / configurations")
@@ -36,8 +32,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, what: str, batch_def
     parser.add_argument("--chains", type=int, default=1, help="independent Metropolis chains (default 1)")
     parser.add_argument("--batch-size", type=int, default=batch_default,
                         help=f"{what} per batch (default {batch_default})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    add_run_arguments(parser)
+    add_run_options(parser, checkpoint=True)
 
 
 def train(name: str, args: argparse.Namespace, settings: dict):

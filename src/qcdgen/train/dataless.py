@@ -30,11 +30,11 @@ import torch
 from torch import nn
 
 from qcdgen.errors import NaNError
-from qcdgen.io import check_writable, load_matching_checkpoint, save_checkpoint
+from qcdgen.io import save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
 from qcdgen.checks import check_positive_int
-from qcdgen.train.distributed import distributed_context
-from qcdgen.train.trainer import TrainSettings
+from qcdgen.train.distributed import distributed_context, wrap_distributed
+from qcdgen.train.trainer import TrainSettings, resume_checkpoint
 
 CHECKPOINT_KIND = "dataless-training"
 
@@ -77,26 +77,17 @@ def train_dataless(model: nn.Module, loss_fn: Callable, settings: DatalessSettin
     device = torch.device(device) if device is not None else next(model.parameters()).device
     ctx = distributed_context(device)
     generator = make_generator(settings.seed + ctx.rank, device)
-    trained = model
-    if ctx.active:
-        from torch.nn.parallel import DistributedDataParallel
-
-        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    trained = wrap_distributed(model, device, ctx)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     state = {"step": 0, "seconds": 0.0, "lr_scale": 1.0, "curve_steps": [], "curve_losses": [],
              "curve_metrics": {}, "window": [], "window_metrics": {}, "restarts": []}
     snapshot = {"model": copy.deepcopy(model.state_dict()), "optimiser": copy.deepcopy(optimiser.state_dict())}
     identity = {"settings": asdict(settings), "meta": meta or {}, "world_size": ctx.world_size}
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None:
-        check_writable(ckpt_path, "checkpoint")
-        if ckpt_path.exists():
-            ckpt = load_matching_checkpoint(ckpt_path, CHECKPOINT_KIND, "identity", identity)
-            model.load_state_dict(ckpt["model"])
-            optimiser.load_state_dict(ckpt["optimiser"])
-            snapshot = ckpt["snapshot"]
-            generator.set_state(ckpt["generators"][ctx.rank])
-            state = ckpt["state"]
+    ckpt_path, ckpt = resume_checkpoint(checkpoint, CHECKPOINT_KIND, identity, model, optimiser)
+    if ckpt is not None:
+        snapshot = ckpt["snapshot"]
+        generator.set_state(ckpt["generators"][ctx.rank])
+        state = ckpt["state"]
 
     def save() -> None:
         if ckpt_path is None:

@@ -52,6 +52,16 @@ def distributed_context(device: torch.device) -> DistributedContext:
     return DistributedContext(rank=rank, world_size=world, local_rank=local)
 
 
+def wrap_distributed(model: torch.nn.Module, device: torch.device, ctx: DistributedContext) -> torch.nn.Module:
+    """``model`` wrapped in DistributedDataParallel under torchrun (gradients averaged over the ranks);
+    ``model`` itself in a single process. The optimiser keeps stepping ``model``'s parameters."""
+    if not ctx.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
 def local_device(device: torch.device, ctx: DistributedContext) -> torch.device:
     """cuda → cuda:LOCAL_RANK under torchrun; cpu stays cpu."""
     if ctx.active and device.type == "cuda":

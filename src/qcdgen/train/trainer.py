@@ -23,7 +23,7 @@ from qcdgen.errors import InputError, NaNError
 from qcdgen.io import check_writable, load_matching_checkpoint, save_checkpoint
 from qcdgen.runtime import CheckpointedLoop, make_generator
 from qcdgen.checks import check_positive_int
-from qcdgen.train.distributed import distributed_context
+from qcdgen.train.distributed import distributed_context, wrap_distributed
 
 CHECKPOINT_KIND = "training"
 
@@ -73,6 +73,25 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
+def resume_checkpoint(checkpoint: str | Path | None, kind: str, identity: dict, model: nn.Module,
+                      optimiser: torch.optim.Optimizer) -> tuple[Path | None, dict | None]:
+    """The checkpoint path (refused early if unwritable) and, when the file exists, its contents.
+
+    An existing checkpoint must be of ``kind`` with a matching ``identity``; ``model`` and
+    ``optimiser`` are restored from it, the rest of the loop state is the caller's to restore.
+    """
+    if checkpoint is None:
+        return None, None
+    ckpt_path = Path(checkpoint)
+    check_writable(ckpt_path, "checkpoint")
+    if not ckpt_path.exists():
+        return ckpt_path, None
+    ckpt = load_matching_checkpoint(ckpt_path, kind, "identity", identity)
+    model.load_state_dict(ckpt["model"])
+    optimiser.load_state_dict(ckpt["optimiser"])
+    return ckpt_path, ckpt
+
+
 def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, settings: TrainSettings,
                 checkpoint: str | Path | None = None, meta: dict | None = None, progress: bool = True,
                 augment: Callable | None = None, checkpoint_seconds: float = 60.0,
@@ -90,11 +109,7 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
     device = data.device
     ctx = distributed_context(device)
     generator = make_generator(settings.seed, device)
-    trained = model
-    if ctx.active:
-        from torch.nn.parallel import DistributedDataParallel
-
-        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    trained = wrap_distributed(model, device, ctx)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     ema = EMA(model, settings.ema_decay)
     step, seconds = 0, 0.0
@@ -102,18 +117,13 @@ def train_model(model: nn.Module, loss_fn: Callable, data: torch.Tensor, setting
     curve_losses: list[float] = []
     window: list[float] = []  # losses since the last point of the curve
     identity = {"settings": asdict(settings), "meta": meta or {}}
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None:
-        check_writable(ckpt_path, "checkpoint")
-        if ckpt_path.exists():
-            ckpt = load_matching_checkpoint(ckpt_path, CHECKPOINT_KIND, "identity", identity)
-            model.load_state_dict(ckpt["model"])
-            optimiser.load_state_dict(ckpt["optimiser"])
-            ema.load_state_dict(ckpt["ema"])
-            generator.set_state(ckpt["generator"])
-            step, seconds = int(ckpt["step"]), float(ckpt["seconds"])
-            curve_steps, curve_losses = list(ckpt["curve_steps"]), list(ckpt["curve_losses"])
-            window = list(ckpt["window"])
+    ckpt_path, ckpt = resume_checkpoint(checkpoint, CHECKPOINT_KIND, identity, model, optimiser)
+    if ckpt is not None:
+        ema.load_state_dict(ckpt["ema"])
+        generator.set_state(ckpt["generator"])
+        step, seconds = int(ckpt["step"]), float(ckpt["seconds"])
+        curve_steps, curve_losses = list(ckpt["curve_steps"]), list(ckpt["curve_losses"])
+        window = list(ckpt["window"])
 
     def save() -> None:
         if ckpt_path is not None and ctx.is_main:

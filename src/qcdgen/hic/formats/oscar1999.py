@@ -32,6 +32,41 @@ _COLUMNS_1999 = {"pdg": 1, "px": 3, "py": 4, "pz": 5, "E": 6, "mass": 7, "x": 8,
 _COLUMNS_1997 = {"pdg": 1, "px": 2, "py": 3, "pz": 4, "E": 5, "mass": 6, "x": 7, "y": 8, "z": 9, "t": 10}
 
 
+def _token_lines(reader: LineReader) -> Iterator[tuple[int, str, list[str]]]:
+    """``(lineno, line, tokens)`` of every line that is not blank."""
+    for lineno, line in reader:
+        tokens = line.split()
+        if tokens:
+            yield lineno, line, tokens
+
+
+def _check_particle_line(reader: LineReader, lineno: int, tokens: list[str], width: int,
+                         truncated: Callable[[], Exception]) -> None:
+    """Refuse a particle line with fewer than ``width`` columns; a count line there ends the block early."""
+    if len(tokens) < width:
+        if looks_like_count_line(tokens):
+            raise truncated()
+        raise reader.error(lineno, f"expected {width} columns, got {len(tokens)}")
+
+
+def _check_count_line(reader: LineReader, lineno: int, line: str, tokens: list[str], width: int, expected: str,
+                      declared: str | None) -> None:
+    """Refuse a line where a count line (``expected``) is due: a particle line past what ``declared`` says
+    (None before the first event), or anything else."""
+    if looks_like_count_line(tokens):
+        return
+    if len(tokens) >= width and declared is not None:
+        raise reader.error(lineno, f"more particle lines than {declared}")
+    raise reader.error(lineno, f"expected {expected}, got {line.strip()[:60]!r}")
+
+
+def _full_chunk(reader: LineReader, builder: ChunkBuilder, events: int) -> Iterator[ak.Array]:
+    """The collected events as one chunk once there are ``events`` of them (at least one), else nothing."""
+    if len(builder) >= max(events, 1):
+        reader.report()
+        yield builder.build()
+
+
 def read_osc1999a(path, chunk_events: int = 1000,
                   on_bytes: Callable[[int], None] | None = None) -> Iterator[ak.Array]:
     """Stream the final-state events of an OSC1999A file."""
@@ -45,10 +80,7 @@ def read_osc1999a(path, chunk_events: int = 1000,
         return reader.error(block_line, f"event {event} declares {declared} particles in this block but "
                                         f"{declared - remaining} were found")
 
-    for lineno, line in reader:
-        tokens = line.split()
-        if not tokens:
-            continue
+    for lineno, line, tokens in _token_lines(reader):
         if tokens[0].startswith("#"):
             if remaining:
                 raise truncated()
@@ -57,19 +89,14 @@ def read_osc1999a(path, chunk_events: int = 1000,
             continue  # a header line written without '#'
         in_header = False
         if remaining:
-            if len(tokens) < width:
-                if looks_like_count_line(tokens):
-                    raise truncated()
-                raise reader.error(lineno, f"expected {width} columns, got {len(tokens)}")
+            _check_particle_line(reader, lineno, tokens, width, truncated)
             if keep:
                 builder.add(line, lineno)
             remaining -= 1
             continue
-        if not looks_like_count_line(tokens):
-            if len(tokens) >= width and event is not None:
-                raise reader.error(lineno, f"more particle lines than the {declared} declared in the block of "
-                                           f"event {event} at line {block_line}")
-            raise reader.error(lineno, f"expected a block line 'nin nout event_number', got {line.strip()[:60]!r}")
+        _check_count_line(reader, lineno, line, tokens, width, "a block line 'nin nout event_number'",
+                          None if event is None else f"the {declared} declared in the block of event {event} "
+                                                     f"at line {block_line}")
         nin = parse_int(reader, lineno, tokens[0], "nin")
         nout = parse_int(reader, lineno, tokens[1], "nout")
         if nin < 0 or nout < 0:
@@ -78,9 +105,7 @@ def read_osc1999a(path, chunk_events: int = 1000,
             b = parse_float(reader, lineno, tokens[3], "impact parameter") if len(tokens) > 3 else event_b
             builder.end_event(b=b)
             event, event_b, declared = None, math.nan, 0
-            if len(builder) >= chunk_events:
-                reader.report()
-                yield builder.build()
+            yield from _full_chunk(reader, builder, chunk_events)
             continue
         if event is None:
             event = tokens[2] if len(tokens) > 2 else "?"
@@ -95,9 +120,7 @@ def read_osc1999a(path, chunk_events: int = 1000,
         raise truncated()
     if event is not None:
         raise reader.error(reader.lineno, f"the file ends inside event {event}: no '0 0 {event}' end-of-event line")
-    if len(builder):
-        reader.report()
-        yield builder.build()
+    yield from _full_chunk(reader, builder, 1)
 
 
 def read_osc1997a(path, chunk_events: int = 1000,
@@ -113,10 +136,7 @@ def read_osc1997a(path, chunk_events: int = 1000,
         return reader.error(event_line, f"event {event} declares {declared} particles but "
                                         f"{declared - remaining} were found")
 
-    for lineno, line in reader:
-        tokens = line.split()
-        if not tokens:
-            continue
+    for lineno, line, tokens in _token_lines(reader):
         if not seen_magic:
             if "OSC1997A" not in line:
                 raise reader.error(lineno, f"expected the 'OSC1997A' header line, got {line.strip()[:60]!r}")
@@ -130,24 +150,16 @@ def read_osc1997a(path, chunk_events: int = 1000,
             continue  # 'final_id_p_x' and the code/system line
         started = True
         if remaining:
-            if len(tokens) < width:
-                if looks_like_count_line(tokens):
-                    raise truncated()
-                raise reader.error(lineno, f"expected {width} columns, got {len(tokens)}")
+            _check_particle_line(reader, lineno, tokens, width, truncated)
             builder.add(line, lineno)
             remaining -= 1
             if remaining == 0:
                 builder.end_event(b=b)
                 just_ended = True
-                if len(builder) >= chunk_events:
-                    reader.report()
-                    yield builder.build()
+                yield from _full_chunk(reader, builder, chunk_events)
             continue
-        if not looks_like_count_line(tokens):
-            if len(tokens) >= width and event is not None:
-                raise reader.error(lineno, f"more particle lines than the {declared} declared for event {event} "
-                                           f"at line {event_line}")
-            raise reader.error(lineno, f"expected an event line 'event n_particles b phi', got {line.strip()[:60]!r}")
+        _check_count_line(reader, lineno, line, tokens, width, "an event line 'event n_particles b phi'",
+                          None if event is None else f"the {declared} declared for event {event} at line {event_line}")
         if just_ended and tokens == ["0", "0"]:
             just_ended = False  # optional end-of-event marker
             continue
@@ -159,14 +171,10 @@ def read_osc1997a(path, chunk_events: int = 1000,
         just_ended = remaining == 0
         if remaining == 0:
             builder.end_event(b=b)
-            if len(builder) >= chunk_events:
-                reader.report()
-                yield builder.build()
+            yield from _full_chunk(reader, builder, chunk_events)
     if remaining:
         raise truncated()
-    if len(builder):
-        reader.report()
-        yield builder.build()
+    yield from _full_chunk(reader, builder, 1)
 
 
 def _particle_lines(counts, p, first_index: int, zero_column: bool):

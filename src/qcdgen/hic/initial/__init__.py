@@ -39,6 +39,7 @@ from qcdgen.hic.initial.eccentricity import (
 )
 from qcdgen.hic.initial.glauber import (
     COLLISION_MODELS,
+    EventBatch,
     GlauberEvents,
     b_max,
     minimum_bias_trials,
@@ -94,7 +95,7 @@ def parse_system(system) -> tuple[str, str]:
 
 
 @dataclass
-class InitialStates:
+class InitialStates(EventBatch):
     """A batch of initial states; per-event arrays have length ``n_events``.
 
     ``eps``/``psi`` have one column per entry of ``harmonics`` (ε_n, Φ_n of the entropy
@@ -123,13 +124,6 @@ class InitialStates:
     b_range: tuple
     centrality: tuple | None = None
     profiles: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def n_events(self) -> int:
-        return int(self.b.shape[0])
-
-    def __len__(self) -> int:
-        return self.n_events
 
     def columns(self) -> dict:
         """Per-event arrays by name: b, npart, ncoll, entropy, r_rms, psi_rp, eps{n}, psi{n}."""

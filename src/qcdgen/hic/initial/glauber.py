@@ -163,8 +163,19 @@ def _check_b_range(b_range, bmax_default):
 
 
 # ---------------------------------------------------------------------------- events
+class EventBatch:
+    """A batch of events with a per-event impact-parameter array ``b``: ``n_events`` and ``len()``."""
+
+    @property
+    def n_events(self) -> int:
+        return int(self.b.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_events
+
+
 @dataclass
-class GlauberEvents:
+class GlauberEvents(EventBatch):
     """A batch of inelastic Glauber events.
 
     Per event (length n): ``b`` (fm), ``npart``, ``ncoll``, ``npart_a``, ``npart_b``.
@@ -195,13 +206,6 @@ class GlauberEvents:
     n_trials: int
     w: float = 0.5
     _offsets: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def n_events(self) -> int:
-        return int(self.b.shape[0])
-
-    def __len__(self) -> int:
-        return self.n_events
 
     @property
     def offsets(self) -> np.ndarray:
