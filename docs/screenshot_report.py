@@ -58,14 +58,20 @@ def page_height(browser: str, html: Path, width: int, timeout: float = 60.0) -> 
     return int(match.group(1))
 
 
+def _fail(message: str) -> None:
+    """Bad input: one line on stderr, exit status 2."""
+    print(f"screenshot_report: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def screenshot(html: str | Path, png: str | Path, width: int = 1400, height: int = 1800,
                full_page: bool = False, max_height: int = 16000, timeout: float = 60.0) -> Path:
     """Write a PNG of ``html`` as shown in a ``width`` x ``height`` window (or the whole page)."""
     html, png = Path(html).resolve(), Path(png).resolve()
     if not html.is_file():
-        sys.exit(f"html file {html} does not exist")
+        _fail(f"html file {html} does not exist")
     if not png.parent.is_dir():
-        sys.exit(f"output directory {png.parent} does not exist")
+        _fail(f"output directory {png.parent} does not exist")
     browser = find_browser()
     if full_page:
         height = min(page_height(browser, html, width, timeout), max_height)
