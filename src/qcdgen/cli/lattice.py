@@ -15,22 +15,9 @@ def register(commands) -> None:
     hmc.add_argument("--size", "-L", type=int, required=True, help="lattice extent L (>= 2)")
     hmc.add_argument("--kappa", type=float, required=True, help="hopping parameter (>= 0)")
     hmc.add_argument("--lam", type=float, required=True, help="quartic coupling lambda (>= 0)")
-    hmc.add_argument("--configs", type=int, required=True, help="number of configurations to save")
-    hmc.add_argument("--out", required=True, help="output HDF5 file")
     hmc.add_argument("--dim", type=int, default=2, help="space-time dimension d, 1..4 (default 2)")
-    hmc.add_argument("--chains", type=int, default=4, help="independent chains run as one batch (default 4)")
-    options.add_seed_option(hmc)
-    hmc.add_argument("--thermalize", type=int, default=500,
-                     help="thermalisation trajectories, step size tuned meanwhile (default 500)")
-    hmc.add_argument("--separation", type=int, default=None,
-                     help="trajectories between saved configurations (default: ceil(2 tau_int(|M|)) from a pilot run)")
-    hmc.add_argument("--integrator", choices=["omelyan", "leapfrog"], default="omelyan")
-    hmc.add_argument("--trajectory-length", type=float, default=1.0, help="MD time per trajectory (default 1)")
-    hmc.add_argument("--target-acceptance", type=float, default=0.8, help="step-size tuning target (default 0.8)")
     hmc.add_argument("--fourier-acceleration", action="store_true", help="Fourier-accelerated kinetic term")
-    hmc.add_argument("--checkpoint-seconds", type=float, default=60.0,
-                     help="seconds between checkpoints (default 60; one is always written on Ctrl-C)")
-    options.add_run_options(hmc, seed=False, checkpoint=True)
+    add_markov_options(hmc, "|M|")
 
     observe = options.add_command(sub, "observe", run_observe, "observables of an ensemble, with Gamma-method errors")
     observe.add_argument("file", help="HDF5 ensemble written by qcdgen")
@@ -83,25 +70,43 @@ def register(commands) -> None:
     validate.add_argument("--max-pull", type=float, default=3.0, help="largest |pull| that passes (default 3)")
     options.add_run_options(validate, seed=False, progress=False)
 
-    from qcdgen.cli import lattice_compare, lattice_flow, lattice_path
+    from qcdgen.cli import lattice_compare, lattice_flow, lattice_path, lattice_u1
 
     lattice_flow.register(sub)
     lattice_path.register(sub)
+    lattice_u1.register(sub)
     lattice_compare.register(sub)
 
 
-def run_hmc(args: argparse.Namespace) -> int:
-    """Generate a real scalar phi^4 ensemble with HMC, in hopping form
-    S = sum_x [-2 kappa sum_mu phi(x)phi(x+mu) + (1-2 lam) phi^2 + lam phi^4]."""
-    from qcdgen.lattice.hmc_ensemble import HMCSettings, generate_hmc_ensemble
+def add_markov_options(parser, tracked: str) -> None:
+    """The Markov-chain flags every HMC ensemble command takes (``tracked``: the observable that sets the spacing)."""
+    parser.add_argument("--configs", type=int, required=True, help="number of configurations to save")
+    parser.add_argument("--out", required=True, help="output HDF5 file")
+    parser.add_argument("--chains", type=int, default=4, help="independent chains run as one batch (default 4)")
+    options.add_seed_option(parser)
+    parser.add_argument("--thermalize", type=int, default=500,
+                        help="thermalisation trajectories, step size tuned meanwhile (default 500)")
+    parser.add_argument("--separation", type=int, default=None,
+                        help=f"trajectories between saved configurations (default: ceil(2 tau_int({tracked})) from a pilot run)")
+    parser.add_argument("--integrator", choices=["omelyan", "leapfrog"], default="omelyan")
+    parser.add_argument("--trajectory-length", type=float, default=1.0, help="MD time per trajectory (default 1)")
+    parser.add_argument("--target-acceptance", type=float, default=0.8, help="step-size tuning target (default 0.8)")
+    parser.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                        help="seconds between checkpoints (default 60; one is always written on Ctrl-C)")
+    options.add_run_options(parser, seed=False, checkpoint=True)
 
-    settings = HMCSettings(
-        size=args.size, kappa=args.kappa, lam=args.lam, configs=args.configs, dim=args.dim,
-        chains=args.chains, seed=args.seed, thermalize=args.thermalize, separation=args.separation,
-        integrator=args.integrator, trajectory_length=args.trajectory_length,
-        target_acceptance=args.target_acceptance, fourier_acceleration=args.fourier_acceleration,
-        device=args.device,
-    )
+
+def markov_flags(args: argparse.Namespace) -> dict:
+    """The :class:`~qcdgen.lattice.hmc_ensemble.MarkovSettings` fields from :func:`add_markov_options` flags."""
+    return dict(configs=args.configs, chains=args.chains, seed=args.seed, thermalize=args.thermalize,
+                separation=args.separation, integrator=args.integrator, trajectory_length=args.trajectory_length,
+                target_acceptance=args.target_acceptance, device=args.device)
+
+
+def run_markov(args: argparse.Namespace, settings) -> int:
+    """Run an HMC ensemble of any theory (settings checked first) and print its summary."""
+    from qcdgen.lattice.hmc_ensemble import generate_hmc_ensemble
+
     settings.action()  # refuse bad physics parameters before touching any file
     if not args.checkpoint_seconds >= 0:
         raise InputError(f"--checkpoint-seconds must be a number >= 0, got {args.checkpoint_seconds}")
@@ -111,14 +116,23 @@ def run_hmc(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_hmc(args: argparse.Namespace) -> int:
+    """Generate a real scalar phi^4 ensemble with HMC, in hopping form
+    S = sum_x [-2 kappa sum_mu phi(x)phi(x+mu) + (1-2 lam) phi^2 + lam phi^4]."""
+    from qcdgen.lattice.hmc_ensemble import HMCSettings
+
+    return run_markov(args, HMCSettings(size=args.size, kappa=args.kappa, lam=args.lam, dim=args.dim,
+                                        fourier_acceleration=args.fourier_acceleration, **markov_flags(args)))
+
+
 def print_run_summary(out, result) -> None:
-    tau = result.tau_int_abs_m
+    tau, label = result.tau_int, result.settings.action().tracked_label
     print(f"wrote {result.settings.configs} configurations to {out}")
     print(f"  step size {result.step_size:.4g} x {result.n_steps} steps ({result.settings.integrator}), "
           f"acceptance {result.acceptance.value:.3f} ± {result.acceptance.error:.2g}")
     print(f"  <exp(-dH)> = {result.exp_minus_dh.value:.4f} ± {result.exp_minus_dh.error:.4f} (exact: 1), "
           f"<dH> = {result.mean_dh.value:.3g} ± {result.mean_dh.error:.2g}")
-    print(f"  tau_int(|M|) = {tau.value:.2f} ± {tau.error:.2f} trajectories; "
+    print(f"  tau_int({label}) = {tau.value:.2f} ± {tau.error:.2f} trajectories; "
           f"saved every {result.separation} trajectories "
           f"(tau_int of the saved series {result.tau_int_saved.value:.2f})")
     print(f"  {result.trajectories_per_second:.1f} trajectories/s over {result.settings.chains} chains")

@@ -88,6 +88,18 @@ class Phi4Action:
             - 4.0 * self.lam * phi**3
         )
 
+    # the observable whose autocorrelation Markov chains report (attribute suffix, printed label)
+    tracked_name = "abs_m"
+    tracked_label = "|M|"
+
+    def tracked(self, phi: torch.Tensor) -> torch.Tensor:
+        """|M| = |Σ_x φ(x)|/V per configuration: the slowest common mode, sets the spacing of saved configurations."""
+        return phi.flatten(1).mean(1).abs()
+
+    def random_start(self, chains: int, generator: torch.Generator, device=None) -> torch.Tensor:
+        """Gaussian start of width ½ (thermalised away)."""
+        return 0.5 * torch.randn((chains, *self.site_shape), dtype=torch.float64, device=device, generator=generator)
+
     def log_prob(self, phi: torch.Tensor) -> torch.Tensor:
         """Unnormalised log-density −S[φ] (the form the generic samplers take)."""
         return -self(phi)

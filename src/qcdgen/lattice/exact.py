@@ -57,8 +57,13 @@ def free_log_partition(size: int, kappa: float, dim: int) -> float:
     return float(0.5 * torch.log(2.0 * math.pi / kernel).sum())
 
 
-def exact_log_partition(action: Phi4Action) -> float | None:
-    """The exact log Z of ``action`` when it is known (the free field, λ = 0), else None."""
+def exact_log_partition(action) -> float | None:
+    """The exact log Z of ``action`` when it is known (the free field, λ = 0; U(1) gauge theory on the
+    torus, :func:`qcdgen.lattice.u1.exact.log_partition`), else None."""
+    if action.to_dict()["action"] == "u1":
+        from qcdgen.lattice.u1.exact import log_partition
+
+        return log_partition(action.beta, action.size)
     if action.lam != 0:
         return None
     return free_log_partition(action.size, action.kappa, action.dim)

@@ -1,16 +1,17 @@
-"""Ground-truth φ⁴ ensembles from HMC: thermalise and tune, measure τ_int, then sample.
+"""Ground-truth ensembles from HMC (φ⁴; U(1) gauge links via :mod:`qcdgen.lattice.u1.hmc`):
+thermalise and tune, measure τ_int, then sample.
 
 The run has three phases, all checkpointed so an interrupted run resumes exactly where it
 stopped (same seed and parameters → bit-identical result, interrupted or not):
 
 1. ``thermalize``: trajectories with the step size tuned by dual averaging towards the
    target acceptance; afterwards the step size is frozen.
-2. ``pilot``: trajectories that measure the integrated autocorrelation time of |M|
-   (Γ-method over chains); the default separation between saved configurations is
-   ⌈2 (τ_int(|M|) + δτ_int)⌉ trajectories. The pilot doubles (up to 12800 trajectories) while it is
+2. ``pilot``: trajectories that measure the integrated autocorrelation time of the action's
+   tracked observable (|M| for φ⁴, the topological charge Q for U(1); Γ-method over chains); the
+   default separation between saved configurations is ⌈2 (τ_int + δτ_int)⌉ trajectories. The pilot doubles (up to 12800 trajectories) while it is
    shorter than 25 τ_int per chain or the Γ-method window cannot be fixed.
 3. ``production``: one configuration saved every ``separation`` trajectories per chain,
-   |M| and ΔH recorded at every trajectory so τ_int and ⟨e^{−ΔH}⟩ come out with errors.
+   the tracked observable and ΔH recorded at every trajectory so τ_int and ⟨e^{−ΔH}⟩ come out with errors.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from qcdgen.errors import InputError, NaNError
 from qcdgen.io import Ensemble, check_writable, load_matching_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.io.checkpoint import default_checkpoint_path  # noqa: F401 (also imported from here)
 from qcdgen.lattice.actions import Phi4Action
-from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
 from qcdgen.runtime import CheckpointedLoop, make_generator, resolve_device, threaded
 from qcdgen.stats import Estimate, gamma_method
@@ -39,19 +39,15 @@ PILOT_MAX = 12800
 PILOT_TAUS = 25  # the pilot must span this many τ_int per chain
 
 
-@dataclass(frozen=True)
-class HMCSettings:
-    """Everything that defines an HMC ensemble run (the CLI flags, one to one)."""
+@dataclass(frozen=True, kw_only=True)
+class MarkovSettings:
+    """The Markov-chain part of an HMC run (flags shared by every theory; the action comes from a subclass)."""
 
-    size: int
-    kappa: float
-    lam: float
     configs: int
-    dim: int = 2
     chains: int = 4
     seed: int = 0
     thermalize: int = 500
-    separation: int | None = None  # None: ⌈2 (τ_int + δτ_int)⌉ of |M| from the pilot
+    separation: int | None = None  # None: ⌈2 (τ_int + δτ_int)⌉ of the tracked observable from the pilot
     integrator: str = "omelyan"
     trajectory_length: float = 1.0
     step_size: float = 0.1
@@ -83,6 +79,25 @@ class HMCSettings:
         base, extra = divmod(self.configs, self.chains)
         return [base + (c < extra) for c in range(self.chains)]
 
+    def action(self):
+        raise NotImplementedError
+
+    def kinetic(self, action, device):
+        """The kinetic term: None (Euclidean) unless Fourier acceleration is asked for."""
+        if self.fourier_acceleration:
+            return FourierKinetic(action.fourier_acceleration_kernel(device=device))
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HMCSettings(MarkovSettings):
+    """Everything that defines a φ⁴ HMC ensemble run (the CLI flags, one to one)."""
+
+    size: int
+    kappa: float
+    lam: float
+    dim: int = 2
+
     def action(self) -> Phi4Action:
         return Phi4Action(size=self.size, kappa=self.kappa, lam=self.lam, dim=self.dim)
 
@@ -98,10 +113,15 @@ class HMCRunResult:
     acceptance: Estimate
     exp_minus_dh: Estimate
     mean_dh: Estimate
-    tau_int_abs_m: Estimate  # in trajectories, from the production history
-    tau_int_saved: Estimate  # of |M| in the saved series, in units of saved configurations
+    tau_int: Estimate  # of the action's tracked observable (|M|, Q), in trajectories, from the production history
+    tau_int_saved: Estimate  # of the same in the saved series, in units of saved configurations
     trajectories: int  # production trajectories over all chains
     seconds: dict = field(default_factory=dict)
+
+    @property
+    def tau_int_abs_m(self) -> Estimate:
+        """τ_int(|M|) of a φ⁴ run (the tracked observable)."""
+        return self.tau_int
 
     @property
     def trajectories_per_second(self) -> float:
@@ -116,22 +136,19 @@ class _Run:
         self.action = settings.action()
         self.device = resolve_device(settings.device)
         self.generator = make_generator(settings.seed, self.device)
-        kinetic = None
-        if settings.fourier_acceleration:
-            kinetic = FourierKinetic(self.action.fourier_acceleration_kernel(device=self.device))
+        kinetic = settings.kinetic(self.action, self.device)
         self.hmc = HMC(lambda x: (self.action.log_prob(x), self.action.force(x)),
                        step_size=settings.step_size, trajectory_length=settings.trajectory_length,
                        integrator=settings.integrator, kinetic=kinetic)
         self.adapter = DualAveraging(settings.step_size, target=settings.target_acceptance)
-        start = 0.5 * torch.randn((settings.chains, *self.action.site_shape), dtype=torch.float64,
-                                  device=self.device, generator=self.generator)
+        start = self.action.random_start(settings.chains, self.generator, self.device)
         self.state = self.hmc.init(start)
         self.phase = "thermalize"
         self.done = 0  # trajectories done in the current phase (per chain)
         self.pilot_length = PILOT_MIN
         self.separation = settings.separation
-        self.pilot_abs_m: list[torch.Tensor] = []
-        self.abs_m: list[torch.Tensor] = []  # production, every trajectory [chains]
+        self.pilot_tracked: list[torch.Tensor] = []
+        self.tracked: list[torch.Tensor] = []  # production, every trajectory [chains]
         self.delta_h: list[torch.Tensor] = []
         self.accept_prob: list[torch.Tensor] = []
         self.saved: list[torch.Tensor] = []  # [chains, *site] each
@@ -152,8 +169,8 @@ class _Run:
             "done": self.done,
             "pilot_length": self.pilot_length,
             "separation": self.separation,
-            "pilot_abs_m": stack(self.pilot_abs_m, (0, chains)),
-            "abs_m": stack(self.abs_m, (0, chains)),
+            "pilot_tracked": stack(self.pilot_tracked, (0, chains)),
+            "tracked": stack(self.tracked, (0, chains)),
             "delta_h": stack(self.delta_h, (0, chains)),
             "accept_prob": stack(self.accept_prob, (0, chains)),
             "saved": stack(self.saved, (0, chains, *self.action.site_shape)),
@@ -169,8 +186,8 @@ class _Run:
         self.phase, self.done = ckpt["phase"], int(ckpt["done"])
         self.pilot_length, self.separation = int(ckpt["pilot_length"]), ckpt["separation"]
         unstack = lambda t: [row.to(dev) for row in t]  # noqa: E731
-        self.pilot_abs_m = unstack(ckpt["pilot_abs_m"])
-        self.abs_m = unstack(ckpt["abs_m"])
+        self.pilot_tracked = unstack(ckpt["pilot_tracked"])
+        self.tracked = unstack(ckpt["tracked"])
         self.delta_h = unstack(ckpt["delta_h"])
         self.accept_prob = unstack(ckpt["accept_prob"])
         self.saved = unstack(ckpt["saved"])
@@ -198,7 +215,7 @@ class _Run:
                 self.hmc.step_size = self.adapter.final_step_size
             self.phase, self.done = ("pilot" if self.separation is None else "production"), 0
         elif self.phase == "pilot":
-            series = torch.stack(self.pilot_abs_m).cpu().numpy()  # [trajectories, chains]
+            series = torch.stack(self.pilot_tracked).cpu().numpy()  # [trajectories, chains]
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 tau = _tau_over_chains(series)
@@ -216,9 +233,9 @@ class _Run:
         if self.phase == "thermalize":
             self.hmc.step_size = self.adapter.update(float(info.acceptance_prob.mean()))
         elif self.phase == "pilot":
-            self.pilot_abs_m.append(magnetisation(self.state.position).abs())
+            self.pilot_tracked.append(self.action.tracked(self.state.position))
         else:
-            self.abs_m.append(magnetisation(self.state.position).abs())
+            self.tracked.append(self.action.tracked(self.state.position))
             self.delta_h.append(info.delta_h)
             self.accept_prob.append(info.acceptance_prob)
             if (self.done + 1) % self.separation == 0:
@@ -232,7 +249,7 @@ def _tau_over_chains(series: np.ndarray) -> Estimate:
     return gamma_method(series.T.reshape(-1), replicas=chains)
 
 
-@threaded(lambda a: a["settings"].chains * a["settings"].size ** a["settings"].dim)
+@threaded(lambda a: a["settings"].chains * math.prod(a["settings"].action().site_shape))
 def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: str | Path | None = None,
                           checkpoint_seconds: float = 60.0, progress: bool = True,
                           stop_after: int | None = None, resume: bool = True) -> HMCRunResult:
@@ -274,10 +291,10 @@ def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: st
 
 def _summarise(run: _Run) -> HMCRunResult:
     s = run.settings
-    abs_m = torch.stack(run.abs_m).cpu().numpy()  # [trajectories, chains]
+    tracked = torch.stack(run.tracked).cpu().numpy()  # [trajectories, chains]
     delta_h = torch.stack(run.delta_h).cpu().numpy()
     accept = torch.stack(run.accept_prob).cpu().numpy()
-    saved_abs_m = abs_m[run.separation - 1 :: run.separation]
+    saved = tracked[run.separation - 1 :: run.separation]
     if not np.all(np.isfinite(delta_h)):
         n_bad = int((~np.isfinite(delta_h)).sum())
         warnings.warn(f"{n_bad} trajectories diverged (ΔH = inf) and were rejected; consider a smaller step size")
@@ -290,9 +307,9 @@ def _summarise(run: _Run) -> HMCRunResult:
         acceptance=_tau_over_chains(accept),
         exp_minus_dh=_tau_over_chains(np.exp(-finite)),
         mean_dh=_tau_over_chains(delta_h) if np.all(np.isfinite(delta_h)) else Estimate(math.inf, math.nan),
-        tau_int_abs_m=_tau_estimate(abs_m),
-        tau_int_saved=_tau_estimate(saved_abs_m, quiet=True) if len(saved_abs_m) >= 4 else Estimate(math.nan, math.nan),
-        trajectories=abs_m.size,
+        tau_int=_tau_estimate(tracked),
+        tau_int_saved=_tau_estimate(saved, quiet=True) if len(saved) >= 4 else Estimate(math.nan, math.nan),
+        trajectories=tracked.size,
         seconds=dict(run.seconds),
     )
 
@@ -308,9 +325,12 @@ def _tau_estimate(series: np.ndarray, quiet: bool = False) -> Estimate:
 
 def _to_ensemble(run: _Run, result: HMCRunResult) -> Ensemble:
     s = run.settings
+    name = run.action.tracked_name
     saved = torch.stack(run.saved).transpose(0, 1).cpu().numpy()  # [chains, per_chain, *site]
     kept = s.kept_per_chain()
     phi = np.concatenate([saved[c, :n] for c, n in enumerate(kept)])  # chain-major, MC order
+    if hasattr(run.action, "canonical"):  # e.g. link angles wrapped into (−π, π]
+        phi = run.action.canonical(phi)
     chain = np.repeat(np.arange(s.chains, dtype=np.int32), kept)
     attrs = {
         **run.action.to_dict(),
@@ -328,10 +348,10 @@ def _to_ensemble(run: _Run, result: HMCRunResult) -> Ensemble:
         "acceptance_error": result.acceptance.error,
         "exp_minus_dh": result.exp_minus_dh.value,
         "exp_minus_dh_error": result.exp_minus_dh.error,
-        "tau_int_abs_m": result.tau_int_abs_m.value,
-        "tau_int_abs_m_error": result.tau_int_abs_m.error,
-        "tau_int_saved_abs_m": result.tau_int_saved.value,
-        "tau_int_saved_abs_m_error": result.tau_int_saved.error,
+        f"tau_int_{name}": result.tau_int.value,
+        f"tau_int_{name}_error": result.tau_int.error,
+        f"tau_int_saved_{name}": result.tau_int_saved.value,
+        f"tau_int_saved_{name}_error": result.tau_int_saved.error,
         "mean_delta_h": result.mean_dh.value,
         "mean_delta_h_error": result.mean_dh.error,
         "device": s.device,

@@ -5,7 +5,7 @@ path weight) hands its proposals φ_i ~ q and log q(φ_i) here. The weights w_i 
 give, in one pass,
 
 - the corrected chain (Tierney 1994; :func:`qcdgen.mcmc.independence_metropolis`), exact for any q
-  that covers p, with its acceptance and τ_int(|M|) (Γ method);
+  that covers p, with its acceptance and the τ_int of the action's tracked observable (|M|, Q; Γ method);
 - the normalised importance ESS (Kish) and log Z = log⟨w⟩_q with its error, which HMC cannot give.
 
 :func:`draw_proposals` is the shared checkpointed batch loop that produces (φ_i, log q_i), and
@@ -25,7 +25,6 @@ import torch
 
 from qcdgen.errors import InputError
 from qcdgen.io import load_matching_checkpoint, save_checkpoint
-from qcdgen.lattice.observables import magnetisation
 from qcdgen.mcmc import independence_metropolis, log_partition_estimate
 from qcdgen.runtime import CheckpointedLoop
 from qcdgen.stats import Estimate, gamma_method
@@ -39,22 +38,32 @@ class MetropolisSummary:
     acceptance: float = math.nan
     acceptance_error: float = math.nan
     importance_ess: float = math.nan
-    tau_int_abs_m: Estimate = Estimate(math.nan, math.nan)
+    tau_int: Estimate = Estimate(math.nan, math.nan)  # of the action's tracked observable (|M|, Q)
     log_z: Estimate = Estimate(math.nan, math.nan)
+    tracked: str = "abs_m"  # the action's ``tracked_name``
+
+    @property
+    def tau_int_abs_m(self) -> Estimate:
+        """τ_int(|M|) of a φ⁴ chain (the tracked observable)."""
+        return self.tau_int
 
     def attrs(self) -> dict:
         """Plain ensemble attributes (the names :mod:`qcdgen.lattice.validation` shows)."""
         return {"acceptance": self.acceptance, "acceptance_error": self.acceptance_error,
-                "importance_ess": self.importance_ess, "tau_int_abs_m": self.tau_int_abs_m.value,
-                "tau_int_abs_m_error": self.tau_int_abs_m.error, "log_z": self.log_z.value,
+                "importance_ess": self.importance_ess, f"tau_int_{self.tracked}": self.tau_int.value,
+                f"tau_int_{self.tracked}_error": self.tau_int.error, "log_z": self.log_z.value,
                 "log_z_error": self.log_z.error}
 
 
-def tau_int_abs_m(phi: torch.Tensor, chain: np.ndarray) -> Estimate:
-    """τ_int of |M| over the chains labelled by ``chain`` (Γ method, Wolff 2004)."""
+def tracked_tau_int(action, phi: torch.Tensor, chain: np.ndarray) -> Estimate:
+    """τ_int of the action's tracked observable (|M| for φ⁴, Q for U(1)) over the chains labelled by
+    ``chain`` (Γ method, Wolff 2004)."""
+    series = action.tracked(phi).cpu().numpy()
+    if np.ptp(series) == 0:  # e.g. a chain that never left its topological sector
+        return Estimate(math.nan, math.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short chains: the window warning is expected
-        tau = gamma_method(magnetisation(phi).abs().cpu().numpy(), replicas=chain)
+        tau = gamma_method(series, replicas=chain)
     return Estimate(tau.tau_int, tau.tau_int_error)
 
 
@@ -70,8 +79,8 @@ def metropolis_correct(action, phi: torch.Tensor, log_q: torch.Tensor, generator
     out = phi[torch.as_tensor(imh.index, device=phi.device)]
     log_z = log_partition_estimate(log_w.cpu().numpy())
     summary = MetropolisSummary(acceptance=imh.acceptance, acceptance_error=imh.acceptance_error,
-                                importance_ess=imh.importance_ess, tau_int_abs_m=tau_int_abs_m(out, imh.chain),
-                                log_z=Estimate(*log_z))
+                                importance_ess=imh.importance_ess, tau_int=tracked_tau_int(action, out, imh.chain),
+                                log_z=Estimate(*log_z), tracked=action.tracked_name)
     return out, imh.chain, summary
 
 

@@ -28,6 +28,7 @@ from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.exact import exact_log_partition
 from qcdgen.lattice.metropolis import MetropolisSummary, draw_proposals, ensemble_attrs, metropolis_correct
 from qcdgen.lattice.samplers.protocol import SampleResult, TrainedSampler, pull
+from qcdgen.lattice.theories import action_from_dict
 from qcdgen.lattice.samplers.registry import get_sampler, model_kinds, sampler_for_kind
 from qcdgen.runtime import keep_freed_memory, make_generator, resolve_device, threads_for
 from qcdgen.train import train_dataless, train_model
@@ -37,9 +38,13 @@ MODEL_FORMAT = "qcdgen-lattice-sampler/1"
 SAMPLING_KIND = "lattice-sampling"
 
 
-def as_action(action) -> Phi4Action:
-    """A :class:`Phi4Action`, or one made from a mapping of its parameters (size, kappa, lam, dim)."""
-    return action if isinstance(action, Phi4Action) else Phi4Action(**dict(action))
+def as_action(action):
+    """An action object (:class:`Phi4Action`, :class:`~qcdgen.lattice.u1.action.U1Action`), or one made from a
+    mapping of its parameters (size, kappa, lam, dim for φ⁴; ``action="u1"``, size, beta for U(1))."""
+    if hasattr(action, "log_prob"):
+        return action
+    params = dict(action)
+    return action_from_dict(params) if "action" in params else Phi4Action(**params)
 
 
 def known_log_z(action: Phi4Action, log_z: float, error: float) -> tuple[float | None, float]:
@@ -135,7 +140,7 @@ def load_sampler_model(path: str | Path, device: str | torch.device = "cpu",
     if payload.get("format") != MODEL_FORMAT:
         payload = spec.upgrade(payload)
     settings = spec.settings_type(**payload["config"])
-    action = Phi4Action.from_dict(payload["action"])
+    action = action_from_dict(payload["action"])
     module = spec.build(settings, action)
     module.load_state_dict(payload["weights"])
     module.to(resolve_device(device)).eval()

@@ -130,7 +130,8 @@ class SampleResult:
     metropolis = property(lambda self: self.summary)
     acceptance = property(lambda self: (self.summary or MetropolisSummary()).acceptance)
     acceptance_error = property(lambda self: (self.summary or MetropolisSummary()).acceptance_error)
-    tau_int_abs_m = property(lambda self: (self.summary or MetropolisSummary()).tau_int_abs_m)
+    tau_int = property(lambda self: (self.summary or MetropolisSummary()).tau_int)  # of the tracked observable
+    tau_int_abs_m = tau_int  # φ⁴: the tracked observable is |M|
 
 
 @dataclass

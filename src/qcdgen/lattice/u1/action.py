@@ -52,8 +52,8 @@ class U1Action:
     size: int
     beta: float
 
-    theory = THEORY
-    tracked_name = "q"  # the observable whose autocorrelation the Markov chains report
+    tracked_name = "q"  # the observable whose autocorrelation Markov chains report (attribute suffix)
+    tracked_label = "Q"
 
     def __post_init__(self) -> None:
         check_u1_parameters(self.size, self.beta)
@@ -93,14 +93,21 @@ class U1Action:
         """Q per configuration: the observable whose τ_int sets the spacing of saved configurations."""
         return topological_charge(theta)
 
+    @staticmethod
+    def canonical(theta):
+        """Link angles wrapped into (−π, π] (NumPy or torch)."""
+        return math.pi - (math.pi - theta) % (2 * math.pi)
+
     def random_start(self, chains: int, generator: torch.Generator, device=None) -> torch.Tensor:
         """Uniform (hot) links."""
         u = torch.rand((chains, *self.site_shape), dtype=torch.float64, generator=generator, device=device)
         return (2 * u - 1) * math.pi
 
     def to_dict(self) -> dict:
-        return {"theory": THEORY, "size": self.size, "beta": float(self.beta)}
+        return {"action": THEORY, "size": self.size, "beta": float(self.beta)}
 
     @classmethod
     def from_dict(cls, attrs: dict) -> "U1Action":
+        if attrs.get("action") != THEORY:
+            raise InputError(f"not a U(1) gauge ensemble or model (action {attrs.get('action')!r})")
         return cls(size=int(attrs["size"]), beta=float(attrs["beta"]))
