@@ -61,13 +61,19 @@ def print_train_summary(out, model) -> None:
     s, ev = model.settings, model.evaluation
     print(f"wrote {out}: {s.coupling} flow, {s.layers} layers{' + spectral' if s.spectral else ''}, trained "
           f"{s.steps} steps in {model.train_seconds:.1f} s; restarts after non-finite steps: {len(model.restarts)}")
+    print_flow_evaluation(model, "free field")
+
+
+def print_flow_evaluation(model, exact_name: str) -> None:
+    """The last training loss and the post-training F_q, KL, ESS and log Z (with its exact value, if known)."""
+    ev = model.evaluation
     print(f"  final training loss F_q = KL - log Z: {model.loss_values[-1]:.5g} "
           f"(batch ESS/N {model.ess_values[-1]:.3f})")
     print(f"  on {ev['samples']} fresh samples: F_q = {ev['loss']:.5f} ± {ev['loss_error']:.2g}, "
           f"KL = F_q + log Z = {ev['kl']:.4g} ± {ev['kl_error']:.2g}, ESS/N {ev['ess']:.4f}")
     line = f"  log Z = {ev['log_z']:.5f} ± {ev['log_z_error']:.2g}"
     if model.exact_log_z is not None:
-        line += f"  (exact free field {model.exact_log_z:.5f}, pull {model.log_z_pull:+.2f})"
+        line += f"  (exact {exact_name} {model.exact_log_z:.5f}, pull {model.log_z_pull:+.2f})"
     print(line)
 
 
@@ -78,7 +84,7 @@ def run_flow_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_flow_sample_summary(out, result) -> None:
+def print_flow_sample_summary(out, result, tracked: str = "|M|") -> None:
     print(f"wrote {result.configs} configurations to {out} ({result.sampler})")
     print(f"  {result.proposals_per_second:.1f} proposals/s; training took {result.train_seconds:.1f} s")
     m = result.metropolis
@@ -86,5 +92,5 @@ def print_flow_sample_summary(out, result) -> None:
         print("  no Metropolis correction: the configurations follow q, not exp(-S) (biased)")
         return
     print(f"  Metropolis acceptance {m.acceptance:.3f} ± {m.acceptance_error:.3f}, importance ESS/N "
-          f"{m.importance_ess:.3f}, tau_int(|M|) = {m.tau_int_abs_m.value:.2f} ± {m.tau_int_abs_m.error:.2f}")
+          f"{m.importance_ess:.3f}, tau_int({tracked}) = {m.tau_int.value:.2f} ± {m.tau_int.error:.2f}")
     print(f"  log Z = {m.log_z.value:.5f} ± {m.log_z.error:.2g}")

@@ -29,7 +29,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qcdgen.cli import demo, hic, inverse, lattice
+    from qcdgen.cli import demo, hic, infer, inverse, lattice
 
     parser = OneLineParser(
         prog="qcdgen",
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     lattice.register(commands)
     hic.register(commands)
     inverse.register(commands)
+    infer.register(commands)
     _add_threads_option(parser)
     return parser
 

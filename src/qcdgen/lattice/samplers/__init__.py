@@ -14,10 +14,12 @@ from qcdgen.lattice.samplers.pipeline import (MODEL_FORMAT, as_action, known_log
 from qcdgen.lattice.samplers.protocol import (LatticeSampler, SampleResult, SamplingSettings, TrainedSampler,
                                               TrainingData, pull)
 from qcdgen.lattice.samplers.registry import get_sampler, register, registered, sampler_for_kind, unregister
+from qcdgen.lattice.samplers.u1_flow import U1FlowSampler
 
 register(DiffusionSampler())
 register(FlowSampler())
 register(TrajectoryBalanceSampler())
+register(U1FlowSampler())
 
 
 def study_samplers() -> tuple[str, ...]:

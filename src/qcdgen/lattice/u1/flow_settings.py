@@ -1,0 +1,50 @@
+"""Settings of the U(1) gauge-equivariant flow (:mod:`qcdgen.lattice.u1.flow`), torch-free for the CLI."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qcdgen.checks import check_positive_int
+from qcdgen.errors import InputError
+
+
+@dataclass(frozen=True)
+class U1FlowSettings:
+    """Architecture and training (the ``qcdgen lattice u1-train`` flags, one to one)."""
+
+    layers: int = 16
+    hidden: int = 8
+    kernel_size: int = 3
+    bins: int = 8
+    path_gradient: bool = False
+    steps: int = 1000
+    batch_size: int = 256
+    lr: float = 2e-3
+    warmup: int = 50
+    seed: int = 0
+    eval_samples: int = 4096
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.layers, "--layers", minimum=2)
+        check_positive_int(self.hidden, "--hidden")
+        check_positive_int(self.kernel_size, "--kernel-size")
+        if self.kernel_size % 2 == 0:
+            raise InputError(f"--kernel-size must be an odd integer, got {self.kernel_size}")
+        check_positive_int(self.bins, "--bins", minimum=2)
+        if not isinstance(self.path_gradient, bool):
+            raise InputError(f"path_gradient must be True or False, got {self.path_gradient!r}")
+        check_positive_int(self.steps, "--steps")
+        check_positive_int(self.batch_size, "--batch-size", minimum=2)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"--lr must be a finite number > 0, got {self.lr!r}")
+        check_positive_int(self.warmup, "--warmup", minimum=0)
+        check_positive_int(self.seed, "--seed", minimum=0)
+        check_positive_int(self.eval_samples, "--eval-samples", minimum=2)
+
+    def dataless(self):
+        """The optimiser loop's settings (:class:`qcdgen.train.DatalessSettings`)."""
+        from qcdgen.train import DatalessSettings
+
+        return DatalessSettings(steps=self.steps, batch_size=self.batch_size, lr=self.lr, warmup=self.warmup,
+                                seed=self.seed)
