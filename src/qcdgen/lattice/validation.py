@@ -23,7 +23,7 @@ import torch
 
 from qcdgen.errors import InputError
 from qcdgen.io import read_ensemble
-from qcdgen.lattice.actions import Phi4Action
+from qcdgen.lattice.theories import action_from_dict
 from qcdgen.lattice.diffusion_training import split_heldout
 from qcdgen.lattice.memorisation import memorisation_check
 from qcdgen.lattice.observables import MAX_CUMULANT, magnetisation, measure
@@ -94,13 +94,15 @@ def _info(gen_path, ref_path, gen_attrs: dict, ref_attrs: dict, n_gen: int, n_re
     info = {
         "generated file": f"{gen_path} ({n_gen} configurations, sampler {gen_attrs.get('sampler', '?')})",
         "reference file": f"{ref_path} ({n_ref} configurations, sampler {ref_attrs.get('sampler', '?')})",
-        "action": (f"phi^4, d={gen_attrs['dim']}, L={gen_attrs['size']}, kappa={gen_attrs['kappa']}, "
-                   f"lambda={gen_attrs['lam']}"),
     }
+    if gen_attrs.get("action") == "phi4":
+        info["action"] = (f"phi^4, d={gen_attrs['dim']}, L={gen_attrs['size']}, kappa={gen_attrs['kappa']}, "
+                          f"lambda={gen_attrs['lam']}")
     if isinstance(gen_attrs.get("acceptance"), float) and isinstance(gen_attrs.get("acceptance_error"), float):
         gen_attrs = {**gen_attrs, "acceptance": f"{gen_attrs['acceptance']:.4g} ± {gen_attrs['acceptance_error']:.2g}"}
     for key, label in (("acceptance", "Metropolis acceptance"), ("importance_ess", "importance ESS / N"),
                        ("tau_int_abs_m", "tau_int(|M|) of the generated chain"),
+                       ("tau_int_q", "tau_int(Q) of the generated chain"),
                        ("mala_acceptance", "MALA acceptance"), ("divergence", "log q from"),
                        ("proposals_per_second", "proposals per second"), ("train_seconds", "training time [s]"),
                        ("exact", "exact (Metropolis with exact log q)")):
@@ -128,11 +130,16 @@ def validate_ensembles(generated: str | Path, reference: str | Path, training: s
     ``heldout_fraction`` attribute, is the yardstick of the memorisation check.
     """
     gen, ref = read_ensemble(generated), read_ensemble(reference)
-    action = Phi4Action.from_dict(gen.attrs)
-    ref_action = Phi4Action.from_dict(ref.attrs)
+    action = action_from_dict(gen.attrs)
+    ref_action = action_from_dict(ref.attrs)
     if action.to_dict() != ref_action.to_dict():
         raise InputError(f"{str(generated)!r} and {str(reference)!r} are ensembles of different actions: "
                          f"{action.to_dict()} vs {ref_action.to_dict()}")
+    if action.to_dict()["action"] == "u1":
+        from qcdgen.lattice.u1.validation import validate_u1
+
+        info = _info(generated, reference, gen.attrs, ref.attrs, gen.n_configs, ref.n_configs)
+        return validate_u1(gen, ref, generated, reference, info, max_abs_pull=max_abs_pull, device=device)
     gen_phi, ref_phi = gen.field(device), ref.field(device)
     gen_est = measure(gen_phi, action, chains=gen.chain)
     ref_est = measure(ref_phi, action, chains=ref.chain)

@@ -20,7 +20,7 @@ class U1FlowSettings:
     path_gradient: bool = False
     steps: int = 1000
     batch_size: int = 256
-    lr: float = 2e-3
+    lr: float = 1e-2
     warmup: int = 50
     seed: int = 0
     eval_samples: int = 4096
