@@ -72,6 +72,10 @@ def register(commands) -> None:
     pr.add_argument("--observables", default=None, help="comma-separated observable names (default all)")
     pr.add_argument("--json", action="store_true", help="print the prediction as JSON")
 
+    from qcdgen.cli.infer_npe import register_npe
+
+    register_npe(sub)
+
 
 def _names(text):
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
