@@ -88,3 +88,20 @@ def test_train_refuses_a_checkpoint_of_another_coupling_and_odd_sizes(trained, t
     assert main(["lattice", "u1-train", "--size", "6", "--beta", "1", "--out", str(tmp_path / "y.pt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--size" in err[0]
+
+
+def test_init_starts_from_a_trained_flow_and_refuses_another_lattice_or_architecture(trained, tmp_path, capsys):
+    """Annealing in β: a flow trained at β = 1 is a far better start at β = 3 than the uniform prior."""
+    _, models = trained
+    path, _ = models[1.0]
+    few = dict(SETTINGS, steps=1, warmup=0, eval_samples=512)
+    scratch = train_lattice_sampler("u1-flow", U1Action(size=4, beta=3.0), tmp_path / "a.pt", few, progress=False)
+    warm = train_lattice_sampler("u1-flow", U1Action(size=4, beta=3.0), tmp_path / "b.pt", few, progress=False,
+                                 init=path)
+    assert warm.evaluation["kl"] < scratch.evaluation["kl"] - 5 * (warm.evaluation["kl_error"]
+                                                                    + scratch.evaluation["kl_error"])
+    for extra in (["--size", "8", "--layers", "8"], ["--size", "4", "--layers", "16"]):
+        out = tmp_path / "c.pt"
+        assert main(["lattice", "u1-train", "--beta", "3", *extra, "--init", str(path), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--init" in err[0] and not out.exists()

@@ -47,6 +47,8 @@ def register_flow(sub) -> None:
     train.add_argument("--eval-samples", type=int, default=d.eval_samples,
                        help=f"samples for the final log Z / ESS estimate (default {d.eval_samples})")
     train.add_argument("--path-gradient", action="store_true", help="path-gradient estimator (Vaitl et al. 2022)")
+    train.add_argument("--init", default=None,
+                       help="start from this trained U(1) flow (same L and architecture), e.g. one at a smaller beta")
     options.add_run_options(train, seed_default=d.seed, checkpoint=True)
 
     sample = options.add_command(sub, "u1-sample", run_u1_sample,
@@ -70,7 +72,7 @@ def run_u1_train(args: argparse.Namespace) -> int:
         layers=args.layers, hidden=args.hidden, kernel_size=args.kernel_size, bins=args.bins, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, seed=args.seed, eval_samples=args.eval_samples,
         path_gradient=args.path_gradient), device=args.device, checkpoint=args.checkpoint,
-        progress=not args.no_progress)
+        progress=not args.no_progress, init=args.init)
     s = model.settings
     print(f"wrote {args.out}: U(1) gauge-equivariant flow, {s.layers} layers, L={args.size}, beta={args.beta:g}, "
           f"trained {s.steps} steps in {model.train_seconds:.1f} s; restarts after non-finite steps: {len(model.restarts)}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qcdgen.errors import InputError
 from qcdgen.io import Ensemble, check_writable, load_checkpoint, save_checkpoint, write_ensemble
 from qcdgen.io.checkpoint import default_checkpoint_path
 from qcdgen.lattice.actions import Phi4Action
@@ -55,14 +56,15 @@ def known_log_z(action: Phi4Action, log_z: float, error: float) -> tuple[float |
 
 def train_lattice_sampler(name: str, target, out: str | Path, settings=None, device: str = "cpu",
                           checkpoint: str | Path | None = None, progress: bool = True,
-                          stop_after: int | None = None) -> TrainedSampler:
+                          stop_after: int | None = None, init: str | Path | None = None) -> TrainedSampler:
     """Train the registered sampler ``name`` and save it to ``out`` (atomic ``.pt``).
 
     ``target``: the HMC ensemble file for a sampler that trains on data, else the action (a
     :class:`Phi4Action` or a mapping of its parameters). ``settings``: the sampler's settings, or a
     mapping of flags (None: defaults). Resumes from ``checkpoint`` (default ``OUT.ckpt.pt``) when a
-    run with the same inputs and settings was interrupted. Under torchrun the training is
-    data-parallel and rank 0 writes.
+    run with the same inputs and settings was interrupted. ``init``: a model file of the same sampler,
+    architecture and lattice whose weights start the training (fine-tuning, e.g. annealing in the coupling
+    β or κ: each stage starts from the last). Under torchrun the training is data-parallel and rank 0 writes.
     """
     spec = get_sampler(name)
     settings = spec.make_settings(settings)
@@ -80,6 +82,9 @@ def train_lattice_sampler(name: str, target, out: str | Path, settings=None, dev
     else:
         meta = {"action": action.to_dict(), **asdict(settings)}
     module = spec.build(settings, action, data.phi if data is not None else None).to(dev)
+    if init is not None:
+        start_from(module, init, spec, action, dev)
+        meta["init"] = str(Path(init).resolve())
     common = dict(checkpoint=checkpoint if checkpoint is not None else default_checkpoint_path(out), meta=meta,
                   progress=progress, stop_after=stop_after, description=f"training {spec.name}")
     with threads_for(spec.work(settings, action), dev):
@@ -99,6 +104,19 @@ def train_lattice_sampler(name: str, target, out: str | Path, settings=None, dev
         save_sampler_model(out, model)
         spec.saved(out, model)
     return model
+
+
+def start_from(module, init, spec, action, device) -> None:
+    """Load the weights of model file ``init`` into ``module`` (same sampler, lattice and architecture)."""
+    start = load_sampler_model(init, device, spec.name)
+    if tuple(start.action.site_shape) != tuple(action.site_shape):
+        raise InputError(f"--init {init} was trained on a lattice of shape {tuple(start.action.site_shape)}, "
+                         f"not {tuple(action.site_shape)}")
+    try:
+        module.load_state_dict(start.module.state_dict())
+    except RuntimeError:
+        raise InputError(f"--init {init} has another architecture than the settings asked for "
+                         f"(layers, channels, bins must match)") from None
 
 
 def _model(spec, module, action, settings, steps, losses, metrics, restarts, seconds, evaluation, training_file,
