@@ -6,6 +6,8 @@ For each β (default 2 … 6 at L = 8) one run measures, side by side:
   trajectories (Γ-method over chains) and trajectories per second over the whole batch of chains;
 - the flow of Kanwar et al. (PRL 125 (2020) 121601), trained on e^{−S} alone, then proposals with
   exact log q corrected by independence Metropolis: τ_int(Q) in proposals and proposals per second;
+  with --anneal also a flow trained at each β starting from the previous β's (the training time of
+  every earlier stage is charged to the row);
 - the cost per independent Q, 2 τ_int(Q) / throughput (both samplers batched on the same cores),
   and for the flow also with its training time amortised over N configurations, 2 τ_int(Q) ×
   (1/throughput + t_train/N), for N = 10⁴, 10⁵, 10⁶;
@@ -42,6 +44,12 @@ AMORTISE = (1e4, 1e5, 1e6)
 SEPARATION = 20  # HMC stores every 20th configuration; τ_int(Q) uses every trajectory
 
 
+def hmc_thermalize(beta: float) -> int:
+    """Thermalisation ≥ 10 τ_int(Q): from a hot start the charge relaxes only on the τ(Q) time scale, and a
+    shorter start leaves excess charge (a low plaquette) in the sample."""
+    return int(min(50_000, max(1000, 10 * 15 * math.exp(1.41 * (beta - 3)))))
+
+
 def hmc_trajectories(beta: float) -> int:
     """Trajectories per chain, ≥ 50 τ_int(Q): at L = 8, τ_int(Q) ≈ 15 e^{1.41 (β − 3)} (measured at β = 2, 3, 6)."""
     return int(min(200_000, max(4000, 50 * 15 * math.exp(1.41 * (beta - 3)))) // SEPARATION * SEPARATION)
@@ -65,7 +73,8 @@ def judge(path: Path, beta: float, size: int) -> dict:
 
 def run_hmc(size: int, beta: float, chains: int, trajectories: int, workdir: Path, seed: int) -> dict:
     path = workdir / f"hmc_L{size}_b{beta:g}.h5"
-    settings = U1HMCSettings(size=size, beta=beta, chains=chains, seed=seed, thermalize=1000, separation=SEPARATION,
+    settings = U1HMCSettings(size=size, beta=beta, chains=chains, seed=seed, thermalize=hmc_thermalize(beta),
+                             separation=SEPARATION,
                              configs=chains * (trajectories // SEPARATION))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -74,27 +83,34 @@ def run_hmc(size: int, beta: float, chains: int, trajectories: int, workdir: Pat
     tau = result.tau_int
     return {"sampler": "hmc", "L": size, "beta": beta, "tau_int_q": tau.value, "tau_int_q_error": tau.error,
             "per_second": tps, "acceptance": result.acceptance.value, "train_s": 0.0,
-            "detail": f"{result.step_size:.3f}x{result.n_steps}, {chains} chains x {trajectories}",
+            "detail": f"{result.step_size:.3f}x{result.n_steps}, {chains} chains x {trajectories} "
+                      f"after {settings.thermalize}",
             **judge(path, beta, size)}
 
 
-def run_flow(size: int, beta: float, steps: int, proposals: int, batch: int, workdir: Path, seed: int) -> dict:
-    model_path = workdir / f"flow_L{size}_b{beta:g}_s{steps}.pt"
+def run_flow(size: int, beta: float, steps: int, proposals: int, batch: int, workdir: Path, seed: int,
+             init: Path | None = None, earlier_train_s: float = 0.0) -> dict:
+    """Train (or reuse) the flow at β, from scratch or from ``init`` (annealing: ``earlier_train_s`` is the
+    training time of the stages before, charged to this row too), then sample with independence Metropolis."""
+    tag = f"L{size}_b{beta:g}_s{steps}" + ("_anneal" if init is not None else "")
+    model_path = workdir / f"flow_{tag}.pt"
     action = U1Action(size=size, beta=beta)
     if model_path.exists():
         model = load_sampler_model(model_path, sampler="u1-flow")
     else:
         model = train_lattice_sampler("u1-flow", action, model_path, dict(steps=steps, batch_size=batch, seed=seed),
-                                      progress=True)
-    path = workdir / f"flow_L{size}_b{beta:g}_s{steps}.h5"
+                                      progress=True, init=init)
+    path = workdir / f"flow_{tag}.h5"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = sample_lattice_sampler(model_path, path, dict(configs=proposals, chains=1, batch_size=1000,
                                                                 seed=seed + 1), sampler="u1-flow", progress=True)
     tau = result.tau_int
-    return {"sampler": "flow+imh", "L": size, "beta": beta, "tau_int_q": tau.value, "tau_int_q_error": tau.error,
+    return {"sampler": "flow+imh" if init is None else "anneal+imh", "L": size, "beta": beta,
+            "tau_int_q": tau.value, "tau_int_q_error": tau.error, "model": str(model_path),
             "per_second": result.proposals_per_second, "acceptance": result.acceptance,
-            "train_s": float(model.train_seconds), "ess": float(model.evaluation.get("ess", math.nan)),
+            "train_s": earlier_train_s + float(model.train_seconds), "ess": float(model.evaluation.get("ess", math.nan)),
+            "kl": float(model.evaluation.get("kl", math.nan)),
             "detail": f"{model.settings.layers} layers, {steps} steps x {batch}", **judge(path, beta, size)}
 
 
@@ -112,7 +128,7 @@ def costs(row: dict) -> dict:
 
 def print_table(rows: list[dict], threads: int) -> None:
     print(f"\n2D U(1): cost per independent topological charge Q (torch threads: {threads})")
-    head = (f"{'L':>3} {'beta':>5} {'sampler':<9} {'acc':>5} {'tau_int(Q)':>17} {'cfg/s':>9} {'train s':>8} "
+    head = (f"{'L':>3} {'beta':>5} {'sampler':<10} {'acc':>5} {'tau_int(Q)':>17} {'cfg/s':>9} {'train s':>8} "
             f"{'s/indep Q':>10} {'amort 1e4':>10} {'amort 1e5':>10} {'amort 1e6':>10} {'HMC/flow 1e5':>12} "
             f"{'plaq pull':>9} {'chi_t pull':>10} {'N_ind':>7}")
     print(head)
@@ -122,7 +138,7 @@ def print_table(rows: list[dict], threads: int) -> None:
         ref = hmc.get((r["L"], r["beta"]))
         ratio = ref["cost_s"] / r["cost_amortised_1e+05"] if ref and r["sampler"] != "hmc" else math.nan
         flag = "" if r["independent_q"] >= MIN_INDEPENDENT else " (flagged: N_ind < 50)"
-        print(f"{r['L']:>3} {r['beta']:>5g} {r['sampler']:<9} {r['acceptance']:>5.2f} "
+        print(f"{r['L']:>3} {r['beta']:>5g} {r['sampler']:<10} {r['acceptance']:>5.2f} "
               f"{r['tau_int_q']:>8.3g} ± {r['tau_int_q_error']:<6.2g} {r['per_second']:>9.3g} {r['train_s']:>8.0f} "
               f"{r['cost_s']:>10.3g} {r['cost_amortised_1e+04']:>10.3g} {r['cost_amortised_1e+05']:>10.3g} "
               f"{r['cost_amortised_1e+06']:>10.3g} {ratio:>12.3g} {r['plaquette_pull']:>+9.2f} "
@@ -144,6 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="short chains and training (smoke test)")
+    parser.add_argument("--anneal", action="store_true",
+                        help="also train each beta's flow from the previous beta's (training time accumulates)")
     parser.add_argument("--workdir", default="benchmarks/results/u1")
     parser.add_argument("--out", default="benchmarks/results/bench_u1_topology.json")
     args = parser.parse_args(argv)
@@ -151,14 +169,33 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    cache_path = workdir / "rows.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+
+    def row(key: str, run) -> dict:
+        """A finished row from the cache (an interrupted or extended benchmark resumes), else run it."""
+        if key not in cache:
+            cache[key] = costs(run())
+            cache_path.write_text(json.dumps(cache, indent=1, default=float))
+        return cache[key]
+
+    rows, previous = [], None
     for beta in args.betas:
         t0 = time.perf_counter()
         trajectories = 400 if args.quick else hmc_trajectories(beta)
-        rows.append(costs(run_hmc(args.size, beta, args.hmc_chains, trajectories, workdir, args.seed)))
         steps = 50 if args.quick else args.flow_steps
         proposals = 5000 if args.quick else args.proposals
-        rows.append(costs(run_flow(args.size, beta, steps, proposals, args.flow_batch, workdir, args.seed)))
+        common = (args.size, beta)
+        therm = hmc_thermalize(beta)
+        rows.append(row(f"hmc_L{args.size}_b{beta:g}_t{trajectories}_th{therm}",
+                        lambda: run_hmc(*common, args.hmc_chains, trajectories, workdir, args.seed)))
+        rows.append(row(f"flow_L{args.size}_b{beta:g}_s{steps}_p{proposals}",
+                        lambda: run_flow(*common, steps, proposals, args.flow_batch, workdir, args.seed)))
+        if args.anneal and previous is not None:  # start from the flow of the previous β (the first: from scratch)
+            rows.append(row(f"anneal_L{args.size}_b{beta:g}_s{steps}_p{proposals}",
+                            lambda: run_flow(*common, steps, proposals, args.flow_batch, workdir, args.seed,
+                                             init=Path(previous["model"]), earlier_train_s=previous["train_s"])))
+        previous = rows[-1]
         print(f"beta={beta:g} done in {time.perf_counter() - t0:.0f} s", flush=True)
     print_table(rows, args.threads)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,8 @@ def register(sub) -> None:
     train.add_argument("--no-z2", action="store_true", help="do not make the flow odd in phi")
     train.add_argument("--no-spectral", action="store_true",
                        help="no learnable Fourier-space Gaussian layer before the couplings")
+    train.add_argument("--zero-mode", action="store_true",
+                       help="a learnable (odd) spline on the zero mode first: the two sectors of the broken phase")
     add_run_options(train, seed_default=d.seed, checkpoint=True)
 
     sample = add_command(sub, "flow-sample", run_flow_sample, "generate configurations with a trained flow (HDF5)")
@@ -51,7 +53,7 @@ def run_flow_train(args: argparse.Namespace) -> int:
     model = common.train("flow", args, dict(
         coupling=args.coupling, layers=args.layers, channels=args.channels, hidden=args.hidden,
         kernel_size=args.kernel_size, bins=args.bins, bound=args.bound, z2=not args.no_z2,
-        spectral=not args.no_spectral, path_gradient=args.path_gradient, steps=args.steps,
+        spectral=not args.no_spectral, zero_mode=args.zero_mode, path_gradient=args.path_gradient, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, seed=args.seed, eval_samples=args.eval_samples))
     print_train_summary(args.out, model)
     return 0

@@ -32,6 +32,7 @@ class FlowSettings:
     warmup: int = 50
     seed: int = 0
     eval_samples: int = 4096
+    zero_mode: bool = False  # a learnable (odd when z2) spline on the zero mode first: bimodal M in the broken phase
 
     def __post_init__(self) -> None:
         if self.coupling not in COUPLINGS:
@@ -45,7 +46,7 @@ class FlowSettings:
         check_positive_int(self.bins, "--bins", minimum=2)
         if not (isinstance(self.bound, (int, float)) and math.isfinite(self.bound) and self.bound > 0):
             raise InputError(f"--bound must be a finite number > 0, got {self.bound!r}")
-        for name in ("z2", "spectral", "path_gradient"):
+        for name in ("z2", "spectral", "path_gradient", "zero_mode"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_positive_int(self.steps, "--steps")

@@ -17,9 +17,11 @@ import math
 
 import numpy as np
 import torch
+from torch import nn
 
 from qcdgen.errors import NaNError
 from qcdgen.flows import AffineCoupling, Flow, SpectralScale, SplineCoupling, StandardNormal, reverse_kl_loss
+from qcdgen.flows.spline import mirror_params, n_spline_params, rational_quadratic_spline
 from qcdgen.lattice.actions import Phi4Action
 from qcdgen.lattice.flow_settings import COUPLINGS, FlowSettings  # noqa: F401 (re-exported)
 from qcdgen.lattice.samplers.protocol import LatticeSampler, TrainedSampler
@@ -29,10 +31,45 @@ from qcdgen.mcmc.independence import importance_ess
 MODEL_KIND = "lattice-flow"
 
 
+class ZeroModeSpline(nn.Module):
+    """A monotone spline on the zero mode: x ↦ x + (h(u) − u)/√V · 1 with u = Σ_x x(x)/√V.
+
+    The zero mode of the output is h(u) and every other Fourier mode is unchanged, so
+    log|det| = log h'(u). h is a rational-quadratic spline on [−``bound``, ``bound``] with identity
+    tails (:func:`~qcdgen.flows.spline.rational_quadratic_spline`), made odd when ``z2`` (its
+    parameters symmetrised under mirroring), so the layer is Z₂-equivariant. A steep h near u = 0
+    turns the Gaussian prior's zero mode into the two peaks of the broken phase, which local
+    checkerboard couplings cannot produce on a large lattice (a field whose sign is coordinated over
+    the whole lattice). Starts as the identity; put before the spectral layer, which sets the scale.
+    """
+
+    def __init__(self, site_shape: tuple[int, ...], bins: int = 8, bound: float = 4.0, z2: bool = True):
+        super().__init__()
+        self.site_shape, self.bins, self.bound, self.z2 = tuple(site_shape), int(bins), float(bound), bool(z2)
+        self.params = nn.Parameter(torch.zeros(n_spline_params(self.bins)))
+        self.root_volume = math.sqrt(math.prod(self.site_shape))
+
+    def _theta(self) -> torch.Tensor:
+        return 0.5 * (self.params + mirror_params(self.params, self.bins)) if self.z2 else self.params
+
+    def _map(self, x: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        u = x.flatten(1).sum(1) / self.root_volume
+        theta = self._theta().to(x.dtype).expand(len(u), -1)
+        h, log_deriv = rational_quadratic_spline(u, theta, self.bound, inverse=inverse)
+        shift = ((h - u) / self.root_volume).reshape((-1,) + (1,) * len(self.site_shape))
+        return x + shift, log_deriv
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._map(z, inverse=False)
+
+    def inverse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._map(x, inverse=True)
+
+
 def build_flow(settings: FlowSettings, site_shape: tuple[int, ...]) -> Flow:
-    """The flow of ``settings`` on ``site_shape``: a :class:`~qcdgen.flows.SpectralScale` (learnable
-    stationary Gaussian, exact for the free field) unless ``spectral=False``, then ``layers`` couplings,
-    coupling l transforming the sites of parity l mod 2.
+    """The flow of ``settings`` on ``site_shape``: a :class:`ZeroModeSpline` when ``zero_mode``, a
+    :class:`~qcdgen.flows.SpectralScale` (learnable stationary Gaussian, exact for the free field) unless
+    ``spectral=False``, then ``layers`` couplings, coupling l transforming the sites of parity l mod 2.
 
     Initialised (identity couplings) from ``settings.seed`` without touching the global RNG.
     """
@@ -47,6 +84,8 @@ def build_flow(settings: FlowSettings, site_shape: tuple[int, ...]) -> Flow:
                       for l in range(settings.layers)]
         if settings.spectral:
             layers.insert(0, SpectralScale(site_shape))
+        if settings.zero_mode:
+            layers.insert(0, ZeroModeSpline(site_shape, bins=settings.bins, bound=settings.bound, z2=settings.z2))
     return Flow(StandardNormal(site_shape), layers)
 
 
