@@ -60,7 +60,7 @@ def run_flow_train(args: argparse.Namespace) -> int:
 
 
 def print_train_summary(out, model) -> None:
-    s, ev = model.settings, model.evaluation
+    s = model.settings
     print(f"wrote {out}: {s.coupling} flow, {s.layers} layers{' + spectral' if s.spectral else ''}, trained "
           f"{s.steps} steps in {model.train_seconds:.1f} s; restarts after non-finite steps: {len(model.restarts)}")
     print_flow_evaluation(model, "free field")
