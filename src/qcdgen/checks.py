@@ -148,3 +148,15 @@ def eval_func(func, means: np.ndarray, name: str = "func") -> tuple[np.ndarray, 
         raise NonFiniteDataError(
             f"{name} returned non-finite value(s) {out.tolist()} at means {np.asarray(means).tolist()}")
     return np.atleast_1d(out), out.ndim == 0
+
+
+def check_training_flags(settings) -> None:
+    """The optimiser flags every dataless lattice sampler shares: ``steps``, ``batch_size``, ``lr``, ``warmup``,
+    ``seed``, ``eval_samples`` (InputError naming the flag)."""
+    check_positive_int(settings.steps, "--steps")
+    check_positive_int(settings.batch_size, "--batch-size", minimum=2)
+    if not (isinstance(settings.lr, (int, float)) and math.isfinite(settings.lr) and settings.lr > 0):
+        raise InputError(f"--lr must be a finite number > 0, got {settings.lr!r}")
+    check_positive_int(settings.warmup, "--warmup", minimum=0)
+    check_positive_int(settings.seed, "--seed", minimum=0)
+    check_positive_int(settings.eval_samples, "--eval-samples", minimum=2)

@@ -25,12 +25,7 @@ def register(sub) -> None:
     train.add_argument("--bins", type=int, default=d.bins, help=f"spline bins (rqs, default {d.bins})")
     train.add_argument("--bound", type=float, default=d.bound,
                        help=f"spline interval [-B, B], identity outside (rqs, default {d.bound:g})")
-    train.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
-    train.add_argument("--batch-size", type=int, default=d.batch_size, help=f"samples per step (default {d.batch_size})")
-    train.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate, cosine decay (default {d.lr:g})")
-    train.add_argument("--warmup", type=int, default=d.warmup, help=f"warm-up steps (default {d.warmup})")
-    train.add_argument("--eval-samples", type=int, default=d.eval_samples,
-                       help=f"samples for the final log Z / ESS estimate (default {d.eval_samples})")
+    common.add_optimiser_arguments(train, d)
     train.add_argument("--path-gradient", action="store_true",
                        help="path-gradient estimator (Vaitl et al. 2022): lower variance near the optimum")
     train.add_argument("--no-z2", action="store_true", help="do not make the flow odd in phi")

@@ -52,3 +52,14 @@ def sample(name: str, args: argparse.Namespace):
                     seed=args.seed)
     return sample_lattice_sampler(args.model, args.out, settings, sampler=name, device=args.device,
                                   checkpoint=args.checkpoint, progress=not args.no_progress)
+
+
+def add_optimiser_arguments(parser: argparse.ArgumentParser, defaults) -> None:
+    """--steps, --batch-size, --lr, --warmup, --eval-samples with the defaults of a settings instance."""
+    d = defaults
+    parser.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"samples per step (default {d.batch_size})")
+    parser.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate, cosine decay (default {d.lr:g})")
+    parser.add_argument("--warmup", type=int, default=d.warmup, help=f"warm-up steps (default {d.warmup})")
+    parser.add_argument("--eval-samples", type=int, default=d.eval_samples,
+                        help=f"samples for the final log Z / ESS estimate (default {d.eval_samples})")

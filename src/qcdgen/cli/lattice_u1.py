@@ -40,12 +40,7 @@ def register_flow(sub) -> None:
     train.add_argument("--hidden", type=int, default=d.hidden, help=f"hidden channels of each coupling net (default {d.hidden})")
     train.add_argument("--kernel-size", type=int, default=d.kernel_size, help=f"odd (default {d.kernel_size})")
     train.add_argument("--bins", type=int, default=d.bins, help=f"circular spline bins (default {d.bins})")
-    train.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
-    train.add_argument("--batch-size", type=int, default=d.batch_size, help=f"samples per step (default {d.batch_size})")
-    train.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate, cosine decay (default {d.lr:g})")
-    train.add_argument("--warmup", type=int, default=d.warmup, help=f"warm-up steps (default {d.warmup})")
-    train.add_argument("--eval-samples", type=int, default=d.eval_samples,
-                       help=f"samples for the final log Z / ESS estimate (default {d.eval_samples})")
+    common.add_optimiser_arguments(train, d)
     train.add_argument("--path-gradient", action="store_true", help="path-gradient estimator (Vaitl et al. 2022)")
     train.add_argument("--init", default=None,
                        help="start from this trained U(1) flow (same L and architecture), e.g. one at a smaller beta")

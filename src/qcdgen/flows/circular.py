@@ -26,7 +26,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from qcdgen.flows.spline import _SHIFT, MIN_DERIVATIVE, MIN_HEIGHT, MIN_WIDTH, _knots
+from qcdgen.flows.spline import _SHIFT, MIN_DERIVATIVE, MIN_HEIGHT, MIN_WIDTH, _knots, evaluate_in_bins
 
 TWO_PI = 2.0 * math.pi
 
@@ -51,31 +51,4 @@ def circular_spline(x: torch.Tensor, params: torch.Tensor,
     d = MIN_DERIVATIVE + F.softplus(d_logits + _SHIFT)
     derivs = torch.cat([d, d[..., :1]], dim=-1)  # δ_K = δ_0: the same slope on both sides of 0 ≡ 2π
 
-    xc = x.clamp(0.0, TWO_PI)
-    edges = yk if inverse else xk
-    k = (xc.unsqueeze(-1) >= edges[..., 1:-1]).sum(-1, keepdim=True)
-
-    def at(t: torch.Tensor) -> torch.Tensor:
-        return t.gather(-1, k).squeeze(-1)
-
-    x_k, y_k, w_k, h_k = at(xk), at(yk), at(widths), at(heights)
-    d_k, d_k1 = at(derivs[..., :-1]), at(derivs[..., 1:])
-    s_k = h_k / w_k
-    curv = d_k1 + d_k - 2.0 * s_k
-    if inverse:
-        dy = xc - y_k
-        a = h_k * (s_k - d_k) + dy * curv
-        b = h_k * d_k - dy * curv
-        c = -s_k * dy
-        disc = (b * b - 4.0 * a * c).clamp_min(0.0)
-        xi = ((2.0 * c) / (-b - torch.sqrt(disc))).clamp(0.0, 1.0)
-        out = x_k + xi * w_k
-    else:
-        xi = ((xc - x_k) / w_k).clamp(0.0, 1.0)
-        one_m = 1.0 - xi
-        out = y_k + h_k * (s_k * xi * xi + d_k * xi * one_m) / (s_k + curv * xi * one_m)
-    one_m = 1.0 - xi
-    denom = s_k + curv * xi * one_m
-    log_deriv = (2.0 * torch.log(s_k) + torch.log(d_k1 * xi * xi + 2.0 * s_k * xi * one_m + d_k * one_m * one_m)
-                 - 2.0 * torch.log(denom))
-    return out, (-log_deriv if inverse else log_deriv)
+    return evaluate_in_bins(x.clamp(0.0, TWO_PI), xk, yk, widths, heights, derivs, inverse)

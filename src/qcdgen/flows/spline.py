@@ -55,6 +55,41 @@ def _knots(logits: torch.Tensor, bound: float, minimum: float) -> tuple[torch.Te
     return knots[..., 1:] - knots[..., :-1], knots
 
 
+def evaluate_in_bins(xc: torch.Tensor, xk: torch.Tensor, yk: torch.Tensor, widths: torch.Tensor,
+                     heights: torch.Tensor, derivs: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rational-quadratic map (or its inverse) of points ``xc`` inside the knots (the module's equations):
+    knots ``xk``/``yk`` [..., K + 1], bin sizes [..., K], knot derivatives ``derivs`` [..., K + 1].
+    Returns (y, log dy/dx), or (x, log dx/dy) for the inverse."""
+    edges = yk if inverse else xk
+    # bin index: number of interior knots at or below the point
+    k = (xc.unsqueeze(-1) >= edges[..., 1:-1]).sum(-1, keepdim=True)
+
+    def at(t: torch.Tensor) -> torch.Tensor:
+        return t.gather(-1, k).squeeze(-1)
+
+    x_k, y_k, w_k, h_k = at(xk), at(yk), at(widths), at(heights)
+    d_k, d_k1 = at(derivs[..., :-1]), at(derivs[..., 1:])
+    s_k = h_k / w_k
+    curv = d_k1 + d_k - 2.0 * s_k
+    if inverse:
+        dy = xc - y_k  # here xc is the y to invert
+        a = h_k * (s_k - d_k) + dy * curv
+        b = h_k * d_k - dy * curv
+        c = -s_k * dy
+        disc = (b * b - 4.0 * a * c).clamp_min(0.0)
+        xi = ((2.0 * c) / (-b - torch.sqrt(disc))).clamp(0.0, 1.0)
+        out = xi * w_k + x_k
+    else:
+        xi = ((xc - x_k) / w_k).clamp(0.0, 1.0)
+        one_m = 1.0 - xi
+        out = y_k + h_k * (s_k * xi * xi + d_k * xi * one_m) / (s_k + curv * xi * one_m)
+    one_m = 1.0 - xi
+    denom = s_k + curv * xi * one_m
+    log_deriv = (2.0 * torch.log(s_k) + torch.log(d_k1 * xi * xi + 2.0 * s_k * xi * one_m + d_k * one_m * one_m)
+                 - 2.0 * torch.log(denom))
+    return out, (-log_deriv if inverse else log_deriv)
+
+
 def rational_quadratic_spline(x: torch.Tensor, params: torch.Tensor, bound: float,
                               inverse: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply the spline (or its inverse) elementwise to ``x`` [...] with ``params`` [..., 3K − 1].
@@ -70,37 +105,7 @@ def rational_quadratic_spline(x: torch.Tensor, params: torch.Tensor, bound: floa
     derivs = torch.cat([ones, MIN_DERIVATIVE + F.softplus(d_logits + _SHIFT), ones], dim=-1)
 
     inside = (x >= -bound) & (x <= bound)
-    xc = x.clamp(-bound, bound)
-    edges = yk if inverse else xk
-    # bin index: number of interior knots at or below the point
-    k = (xc.unsqueeze(-1) >= edges[..., 1:-1]).sum(-1, keepdim=True)
-
-    def at(t: torch.Tensor) -> torch.Tensor:
-        return t.gather(-1, k).squeeze(-1)
-
-    x_k, y_k, w_k, h_k = at(xk), at(yk), at(widths), at(heights)
-    d_k, d_k1 = at(derivs[..., :-1]), at(derivs[..., 1:])
-    s_k = h_k / w_k
-    curv = d_k1 + d_k - 2.0 * s_k
-    if inverse:
-        dy = xc - y_k  # here xc is the clamped y
-        a = h_k * (s_k - d_k) + dy * curv
-        b = h_k * d_k - dy * curv
-        c = -s_k * dy
-        disc = (b * b - 4.0 * a * c).clamp_min(0.0)
-        xi = ((2.0 * c) / (-b - torch.sqrt(disc))).clamp(0.0, 1.0)
-        out = xi * w_k + x_k
-    else:
-        xi = ((xc - x_k) / w_k).clamp(0.0, 1.0)
-        one_m = 1.0 - xi
-        denom = s_k + curv * xi * one_m
-        out = y_k + h_k * (s_k * xi * xi + d_k * xi * one_m) / denom
-    one_m = 1.0 - xi
-    denom = s_k + curv * xi * one_m
-    log_deriv = (2.0 * torch.log(s_k) + torch.log(d_k1 * xi * xi + 2.0 * s_k * xi * one_m + d_k * one_m * one_m)
-                 - 2.0 * torch.log(denom))
-    if inverse:
-        log_deriv = -log_deriv
+    out, log_deriv = evaluate_in_bins(x.clamp(-bound, bound), xk, yk, widths, heights, derivs, inverse)
     out = torch.where(inside, out, x)
     log_deriv = torch.where(inside, log_deriv, torch.zeros_like(log_deriv))
     return out, log_deriv

@@ -252,6 +252,8 @@ class Emulator:
     def to_state(self) -> dict:
         import torch
 
+        from qcdgen.io.checkpoint import plain_values
+
         t = lambda a: torch.as_tensor(np.asarray(a, float), dtype=torch.float64)
         return {
             "kind": KIND, "format": FORMAT, "qcdgen_version": __version__,
@@ -262,34 +264,15 @@ class Emulator:
             "gps": [{k: (t(v) if isinstance(v, np.ndarray) else v) for k, v in gp.to_state().items()}
                     for gp in self.gps],
             "excluded": [[k[0], k[1], why] for k, why in self.excluded.items()],
-            "info": _plain(self.info),
+            "info": plain_values(self.info),
         }
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the emulator atomically (``torch.save`` of arrays and plain values only)."""
-        import torch
+        from qcdgen.io.checkpoint import save_checkpoint
 
-        from qcdgen.io.atomic import atomic_path
-
-        state = self.to_state()
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        save_checkpoint(path, self.to_state())
         return Path(path)
-
-
-def _plain(value):
-    """Nested dicts/lists of NumPy values → torch tensors and Python scalars (weights_only-loadable)."""
-    import torch
-
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return torch.as_tensor(value) if value.dtype.kind in "fiub" else value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _unplain(value):

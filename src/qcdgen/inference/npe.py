@@ -48,7 +48,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from qcdgen import __version__
 from qcdgen.errors import InputError
 
 __all__ = ["NPESettings", "NPE", "DeepSetEncoder", "NPEResult", "train_npe", "sample_posterior",
@@ -215,26 +214,12 @@ class NPE(nn.Module):
     # -- files ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, info: dict | None = None) -> Path:
         """Write atomically: kind, format, config, weights (tensors) and ``info`` (plain values)."""
-        from qcdgen.io.atomic import atomic_path
+        from qcdgen.io.checkpoint import plain_values, save_checkpoint
 
-        state = {"kind": KIND, "format": FORMAT, "qcdgen_version": __version__, "config": self.config,
-                 "weights": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
-                 "info": _plain(info or {})}
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        save_checkpoint(path, {"kind": KIND, "format": FORMAT, "config": self.config,
+                               "weights": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+                               "info": plain_values(info or {}, arrays_as_tensors=False)})
         return Path(path)
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def load_npe(path: str | os.PathLike) -> tuple[NPE, dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from qcdgen import __version__
@@ -24,6 +25,20 @@ def default_checkpoint_path(out: str | Path) -> Path:
 def save_checkpoint(path: str | Path, payload: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save({"qcdgen_version": __version__, **payload}, tmp)
+
+
+def plain_values(value, arrays_as_tensors: bool = True):
+    """Nested dicts/lists with NumPy values made loadable with ``weights_only=True``: arrays become tensors
+    (or lists), NumPy scalars Python scalars, keys strings."""
+    if isinstance(value, dict):
+        return {str(k): plain_values(v, arrays_as_tensors) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_values(v, arrays_as_tensors) for v in value]
+    if isinstance(value, np.ndarray):
+        return torch.as_tensor(value) if arrays_as_tensors and value.dtype.kind in "fiub" else value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def load_checkpoint(path: str | Path, kind: str | Collection[str]) -> dict:

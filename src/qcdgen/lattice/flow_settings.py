@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from qcdgen.errors import InputError
-from qcdgen.checks import check_positive_int
+from qcdgen.checks import check_positive_int, check_training_flags
 
 COUPLINGS = ("affine", "rqs")
 
@@ -49,13 +49,7 @@ class FlowSettings:
         for name in ("z2", "spectral", "path_gradient", "zero_mode"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        check_positive_int(self.steps, "--steps")
-        check_positive_int(self.batch_size, "--batch-size", minimum=2)
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"--lr must be a finite number > 0, got {self.lr!r}")
-        check_positive_int(self.warmup, "--warmup", minimum=0)
-        check_positive_int(self.seed, "--seed", minimum=0)
-        check_positive_int(self.eval_samples, "--eval-samples", minimum=2)
+        check_training_flags(self)
 
     def to_dict(self) -> dict:
         return asdict(self)

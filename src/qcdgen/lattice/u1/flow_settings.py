@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from qcdgen.checks import check_positive_int
+from qcdgen.checks import check_positive_int, check_training_flags
 from qcdgen.errors import InputError
 
 
@@ -34,13 +33,7 @@ class U1FlowSettings:
         check_positive_int(self.bins, "--bins", minimum=2)
         if not isinstance(self.path_gradient, bool):
             raise InputError(f"path_gradient must be True or False, got {self.path_gradient!r}")
-        check_positive_int(self.steps, "--steps")
-        check_positive_int(self.batch_size, "--batch-size", minimum=2)
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"--lr must be a finite number > 0, got {self.lr!r}")
-        check_positive_int(self.warmup, "--warmup", minimum=0)
-        check_positive_int(self.seed, "--seed", minimum=0)
-        check_positive_int(self.eval_samples, "--eval-samples", minimum=2)
+        check_training_flags(self)
 
     def dataless(self):
         """The optimiser loop's settings (:class:`qcdgen.train.DatalessSettings`)."""
