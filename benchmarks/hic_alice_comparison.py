@@ -7,7 +7,7 @@ class, model ± statistical error, ALICE ± total error, ratio and pull for dN_c
 v₂{2} and v₂{4} (charged, |η|<0.8, 0.2<p_T<5 GeV) and, in 0–5 %, ⟨p_T⟩ of π⁺, K⁺, p.
 Writes the same table as Markdown to benchmarks/results/hic_alice.md (the README quotes it).
 
-Data:
+Data: the table shipped as ``alice-pbpb2760`` (src/qcdgen/hic/data/alice_pbpb2760.csv):
 - dN_ch/dη: ALICE, PRL 106 (2011) 032301, table 1 (total errors).
 - v₂{2}, v₂{4}: ALICE, PRL 105 (2010) 252302, Fig. 3 (pT-integrated charged-hadron flow);
   values read off the figure to about ±0.002, which is used as their error. 40–50 % v₂{4} =
@@ -25,17 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from qcdgen.hic.data import shipped_data_path
 from qcdgen.hic.generators.hydro_inspired import HydroInspiredGenerator
+from qcdgen.inference.data import read_data
 from qcdgen.hic.observables import observe
 
 CLASSES = [(0, 5), (5, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80)]
-DNCH = {(0, 5): (1601, 60), (5, 10): (1294, 49), (10, 20): (966, 37), (20, 30): (649, 23), (30, 40): (426, 15),
-        (40, 50): (261, 9), (50, 60): (149, 6), (60, 70): (76, 4), (70, 80): (35, 2)}
-V22 = {(0, 5): 0.028, (5, 10): 0.046, (10, 20): 0.065, (20, 30): 0.084, (30, 40): 0.096, (40, 50): 0.102,
-       (50, 60): 0.104}
-V24 = {(5, 10): 0.034, (10, 20): 0.053, (20, 30): 0.071, (30, 40): 0.082, (40, 50): 0.087, (50, 60): 0.089}
-V2_ERR = 0.002
-MEAN_PT = {"pi+": (0.517, 0.019), "K+": (0.876, 0.026), "p": (1.333, 0.033)}
+ALICE = read_data(shipped_data_path("alice-pbpb2760"))
+REFERENCE = {key: (float(v), float(e)) for key, v, e in zip(ALICE.keys, ALICE.values, ALICE.errors)}
+MEAN_PT_SPECIES = ("pi+", "K+", "p")
 
 
 def _row(label, name, est, ref, ref_err):
@@ -55,15 +53,12 @@ def main(argv=None) -> int:
         gen = HydroInspiredGenerator(centrality=cls)
         events, _ = gen.generate(args.events, np.random.default_rng([args.seed, k]))
         obs = observe(events, warn=False).observables
-        label = f"{cls[0]}–{cls[1]}%"
-        lines.append(_row(label, "dNch/dη", obs["dNch/deta"], *DNCH[cls]))
-        if cls in V22:
-            lines.append(_row(label, "v2{2}", obs["v2{2}"], V22[cls], V2_ERR))
-        if cls in V24:
-            lines.append(_row(label, "v2{4}", obs["v2{4}"], V24[cls], V2_ERR))
-        if cls == (0, 5):
-            for sp, (ref, err) in MEAN_PT.items():
-                lines.append(_row(label, f"⟨pT⟩ {sp} (GeV)", obs[f"mean_pt({sp})"], ref, err))
+        label, key = f"{cls[0]}–{cls[1]}%", f"{cls[0]}-{cls[1]}%"
+        shown = [("dNch/deta", "dNch/dη"), ("v2{2}", "v2{2}"), ("v2{4}", "v2{4}")]
+        shown += [(f"mean_pt({sp})", f"⟨pT⟩ {sp} (GeV)") for sp in MEAN_PT_SPECIES]
+        for name, pretty in shown:
+            if (name, key) in REFERENCE:
+                lines.append(_row(label, pretty, obs[name], *REFERENCE[(name, key)]))
         print(f"  {label} done ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     table = "\n".join(lines)
     print(table)

@@ -55,7 +55,8 @@ def register(commands) -> None:
     ca = options.add_command(sub, "calibrate", run_calibrate,
                              "posterior of the design parameters given data (emcee), with an HTML report")
     ca.add_argument("emulator", help="emulator file (qcdgen infer emulate)")
-    ca.add_argument("data", help="CSV observable,class,value,error (or error_stat,error_sys)")
+    ca.add_argument("data", help="CSV observable,class,value,error (or error_stat,error_sys), or the name of a "
+                    "shipped table: alice-pbpb2760 (ALICE Pb-Pb 2.76 TeV)")
     ca.add_argument("--out", required=True, help="posterior samples (CSV)")
     ca.add_argument("--report", default=None, help="HTML report (corner plot, posterior predictive)")
     ca.add_argument("--json", default=None, metavar="FILE", help="also write the summary as JSON")
@@ -153,13 +154,21 @@ def run_calibrate(args) -> int:
     Prints median, 68%/95% intervals, MAP, tau_int and split R-hat per parameter, and chi2/ndf at the MAP."""
     from qcdgen.report.inference import run_calibration
 
-    r = run_calibration(args.emulator, args.data, args.out, report=args.report, json_path=args.json,
+    r = run_calibration(args.emulator, data_path(args.data), args.out, report=args.report, json_path=args.json,
                         truth=args.truth, walkers=args.walkers, max_steps=args.max_steps, seed=args.seed,
                         progress=not args.no_progress)
     _print_summary(r)
     wrote = [args.out] + [p for p in (args.report, args.json) if p]
     print(f"wrote {', '.join(wrote)}")
     return 0
+
+
+def data_path(name: str) -> str:
+    """A data file's path; the names of tables shipped with qcdgen (``alice-pbpb2760``) stand for their files."""
+    from qcdgen.hic.data import shipped_data_path
+
+    shipped = shipped_data_path(name)
+    return name if shipped is None else str(shipped)
 
 
 def _print_summary(r) -> None:

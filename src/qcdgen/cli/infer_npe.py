@@ -24,7 +24,8 @@ def register_npe(sub) -> None:
 
     po = options.add_command(sub, "posterior", run_posterior, "posterior samples of a trained NPE given data")
     po.add_argument("npe", help="NPE file (qcdgen infer npe)")
-    po.add_argument("data", help="CSV observable,class,value,error (an event-feature table for a --bags NPE)")
+    po.add_argument("data", help="CSV observable,class,value,error (an event-feature table for a --bags NPE), "
+                    "or a shipped table's name (alice-pbpb2760)")
     po.add_argument("--samples", type=int, default=10000, help="posterior draws (default 10000)")
     po.add_argument("--out", default=None, help="posterior samples (CSV)")
     options.add_seed_option(po)
@@ -62,9 +63,10 @@ def run_posterior(args) -> int:
     column is not used (the NPE learned the simulator's own noise); every observable the NPE was
     trained on must be in the data, and no other. Prints mean, standard deviation and 68%/95%
     intervals, and the time the draws took."""
+    from qcdgen.cli.infer import data_path
     from qcdgen.inference.npe import posterior_file
 
-    r = posterior_file(args.npe, args.data, samples=args.samples, seed=args.seed, out=args.out)
+    r = posterior_file(args.npe, data_path(args.data), samples=args.samples, seed=args.seed, out=args.out)
     if r.used_events is not None and r.total_events != r.used_events:
         print(f"note: the NPE was trained on bags of {r.used_events} events; using the first {r.used_events} "
               f"of {r.total_events}")
