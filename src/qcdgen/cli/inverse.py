@@ -52,6 +52,20 @@ def register(commands) -> None:
                      help="regular: V is a smooth function of r^2 (V'(0) = 0, default); free: any V (Coulomb-like)")
     _run_options(pot, "ensemble members (default 8, at least 2)")
 
+    nbs = add_command(sub, "nbs-potential", run_nbs_potential,
+                      "HAL QCD: a neural potential from l = 0 NBS wave functions (Schroedinger residual)")
+    nbs.add_argument("waves", nargs="?", default=None, help="CSV with columns state,energy,r,u (omit with --yukawa)")
+    nbs.add_argument("--mass", type=float, required=True, help="reduced mass m of -u''/(2m) (hbar = 1)")
+    nbs.add_argument("--kind", choices=["local", "separable"], default="local",
+                     help="local V(r) (leading order, default) or separable U = omega nu(r) nu(r')")
+    nbs.add_argument("--out", required=True, help="output CSV: r,V (local) or r,nu (separable)")
+    nbs.add_argument("--yukawa", default=None, metavar="ALPHA,MU",
+                     help="instead of a file: the lowest --states box states of V = -ALPHA exp(-MU r)/r")
+    nbs.add_argument("--states", type=int, default=4, help="with --yukawa: states in the box (default 4)")
+    nbs.add_argument("--r-max", type=float, default=12.0, help="with --yukawa: box radius (default 12)")
+    nbs.add_argument("--steps", type=int, default=3000, help="Adam steps before L-BFGS (default 3000)")
+    nbs.add_argument("--seed", type=int, default=0)
+
 
 def _outputs(parser, columns: str, plot: str) -> None:
     """--out (the result table, a CSV with ``columns``) and --plot (a PNG of ``plot``): every fit writes both."""
@@ -128,4 +142,31 @@ def run_potential(args) -> int:
                    origin=args.origin, ensemble=args.ensemble, seed=args.seed, device=args.device,
                    progress=not args.no_progress, **extra)
     sys.stdout.write(f"{res.summary()}\n")
+    return 0
+
+
+def run_nbs_potential(args) -> int:
+    """Learn U(r, r') from NBS wave functions by minimising the Schroedinger residual (Ishii, Aoki, Hatsuda,
+    PRL 99 (2007) 022001), then check it forward: the learned potential's levels against the given energies."""
+    from qcdgen.errors import InputError
+    from qcdgen.inverse.schrodinger import nbs
+
+    if (args.waves is None) == (args.yukawa is None):
+        raise InputError("give either a wave-function CSV (state,energy,r,u) or --yukawa ALPHA,MU, not both or neither")
+    if args.yukawa is not None:
+        try:
+            alpha, mu = (float(v) for v in args.yukawa.split(","))
+        except ValueError:
+            raise InputError(f"--yukawa must be ALPHA,MU (two numbers), got {args.yukawa!r}") from None
+        data = nbs.nbs_data_from_potential(nbs.yukawa(alpha, mu), mass=args.mass, r_max=args.r_max,
+                                           n_points=max(200, int(50 * args.r_max)), states=args.states)
+    else:
+        data = nbs.read_nbs_csv(args.waves, args.mass)
+    fit = nbs.fit_nbs_potential(data, kind=args.kind, steps=args.steps, seed=args.seed)
+    nbs.write_fit_csv(fit, args.out)
+    sys.stdout.write(f"{fit.kind} potential from {len(data.energies)} states, relative residual {fit.residual:.3g}\n")
+    sys.stdout.write(f"{'state':>6s} {'E given':>12s} {'E learned U':>12s} {'difference':>12s}\n")
+    for k, (e, s) in enumerate(zip(fit.energies, fit.solved_energies), 1):
+        sys.stdout.write(f"{k:6d} {e:12.6g} {s:12.6g} {s - e:+12.3g}\n")
+    sys.stdout.write(f"wrote {args.out}\n")
     return 0
