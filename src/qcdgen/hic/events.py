@@ -9,6 +9,9 @@ One event is a record::
   ``npart``/``ncoll`` are −1 (a simulator file that does not say).
 - Conditions (``sqrts``, ``eta_s``, ``beta2``, ``centrality`` …) are further float64 event
   fields, so a surrogate can condition on any of them by name.
+- Converted HepMC3 and JETSCAPE files carry ``weight`` (the generator's event weight, 1 when
+  it gives none) and ``centrality`` (percent as the generator wrote it, NaN when unknown)
+  the same way; files without them load as before.
 - File-level facts (generator, system, package version) live in the Parquet key-value
   metadata under ``qcdgen``, as JSON.
 

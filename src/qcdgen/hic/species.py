@@ -10,14 +10,26 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["charge", "baryon_number", "strangeness", "mass", "name", "is_known",
-           "CHARGED_HADRONS", "IDENTIFIED"]
+__all__ = ["charge", "three_charge", "baryon_number", "strangeness", "mass", "name", "is_known",
+           "is_hadron", "is_parton", "CHARGED_HADRONS", "IDENTIFIED"]
 
 #: the stable identified hadrons analyses report (ALICE's π, K, p, plus the strange baryons)
 IDENTIFIED = {"pi+": 211, "pi-": -211, "K+": 321, "K-": -321, "p": 2212, "pbar": -2212,
               "pi0": 111, "K0S": 310, "Lambda": 3122, "Lambdabar": -3122}
 #: codes of the long-lived charged hadrons that reach a detector
 CHARGED_HADRONS = (211, -211, 321, -321, 2212, -2212, 3112, -3112, 3222, -3222, 3312, -3312, 3334, -3334)
+
+
+@lru_cache(maxsize=4096)
+def _kind(code: int) -> tuple[bool, bool]:
+    """(is a hadron or nucleus, is a parton: quark, gluon or diquark) of one PDG code."""
+    from particle import PDGID
+
+    pid = PDGID(int(code))
+    if not pid.is_valid:
+        return False, False
+    parton = bool(pid.is_quark or pid.is_diquark or abs(int(code)) == 21)
+    return bool(pid.is_hadron or pid.is_nucleus), parton
 
 
 @lru_cache(maxsize=4096)
@@ -68,9 +80,36 @@ def _lookup(codes, index: int, dtype):
     return table[inverse].reshape(codes.shape)
 
 
+def three_charge(codes) -> np.ndarray:
+    """Three times the electric charge (exact integers: d quark −1, u quark 2, uu diquark 4, π⁺ 3)."""
+    return _lookup(codes, 0, np.int64)
+
+
 def charge(codes) -> np.ndarray:
-    """Electric charge in units of e (integers; fractional charges are rounded toward zero)."""
-    return (_lookup(codes, 0, np.int64) // 3).astype(np.int32)
+    """Electric charge in units of e of particles with a whole charge (hadrons, nuclei, leptons).
+
+    Quarks and diquarks have fractional charges (``three_charge`` gives them exactly); they get
+    0 here, so that the integer ``charge`` column of an event never makes a parton count as a
+    charged particle (``charge != 0`` is the charged-particle selection of the observables).
+    """
+    q3 = three_charge(codes)
+    return np.where(q3 % 3 == 0, q3 // 3, 0).astype(np.int32)
+
+
+def is_hadron(codes) -> np.ndarray:
+    """True for hadrons and nuclei (not for leptons, photons, partons or diquarks)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    uniq, inverse = np.unique(codes.reshape(-1), return_inverse=True)
+    table = np.array([_kind(int(c))[0] for c in uniq], dtype=bool)
+    return table[inverse].reshape(codes.shape)
+
+
+def is_parton(codes) -> np.ndarray:
+    """True for quarks, gluons and diquarks (they cannot reach a detector)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    uniq, inverse = np.unique(codes.reshape(-1), return_inverse=True)
+    table = np.array([_kind(int(c))[1] for c in uniq], dtype=bool)
+    return table[inverse].reshape(codes.shape)
 
 
 def baryon_number(codes) -> np.ndarray:

@@ -13,7 +13,7 @@ from qcdgen.report.plots import new_figure, save_figure
 __all__ = ["spectral_figure", "save_figure", "write_spectral_plot"]
 
 _X_LABEL = {"kl": "p", "laplace": r"$\tau$", "thermal": r"$\tau$"}
-_METHOD = {"nn": "NN", "p2p": "NN-P2P", "mem": "MEM", "tikhonov": "Tikhonov"}
+_METHOD = {"nn": "NN", "p2p": "NN-P2P", "mem": "MEM", "tikhonov": "Tikhonov", "gp": "GP"}
 
 
 def spectral_figure(result, rho_true=None) -> Figure:
@@ -22,7 +22,8 @@ def spectral_figure(result, rho_true=None) -> Figure:
     ax, axr = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     label = _METHOD.get(result.method, result.method)
     ax.fill_between(result.omega, result.rho_lo, result.rho_hi, color="tab:orange", alpha=0.3,
-                    label=f"{label} band ({result.members.shape[0]} members, mean ± std)")
+                    label=(f"{label} posterior band (mean ± 1σ)" if getattr(result, "band", "") == "posterior"
+                           else f"{label} band ({result.members.shape[0]} members, mean ± std)"))
     ax.plot(result.omega, result.rho, color="tab:orange", label=f"{label} mean")
     if rho_true is not None:
         ax.plot(result.omega, np.asarray(rho_true, dtype=float), "k--", lw=1, label="truth")

@@ -13,8 +13,10 @@ format name            file
 =====================  ==========================================================
 
 Every reader streams: :func:`iter_file` yields event arrays of ``chunk_events`` events
-built with :func:`qcdgen.hic.events.make_events`, reading line by line. A file that breaks
-its format raises :class:`MalformedFileError` with a ``"file:line: what"`` message.
+built with :func:`qcdgen.hic.events.make_events`, reading line by line; a gzip-compressed
+input (found by its magic bytes) is read the same way. HepMC3 and JETSCAPE events keep the
+generator's ``weight`` and ``centrality`` as event fields. A file that breaks its format
+raises :class:`MalformedFileError` with a ``"file:line: what"`` message.
 """
 
 from qcdgen.hic.formats._text import MalformedFileError

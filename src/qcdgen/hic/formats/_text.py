@@ -2,7 +2,8 @@
 
 - :class:`MalformedFileError` points at ``file:line``.
 - :class:`LineReader` walks a file line by line (binary, so the bytes read can drive a
-  progress bar) and keeps the current line number for error messages.
+  progress bar) and keeps the current line number for error messages; a gzip-compressed
+  file (``1f 8b`` magic bytes, any name) is decompressed on the fly.
 - :class:`ChunkBuilder` collects particle lines as text and parses them into NumPy columns in
   bulk (``np.loadtxt``), so the per-line Python work stays small; a field that does not
   parse is then found row by row and reported with its line and column name.
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
@@ -22,13 +24,16 @@ from qcdgen.errors import InputError
 from qcdgen.hic.events import MOMENTUM_FIELDS, POSITION_FIELDS, check_events, make_events
 
 __all__ = ["MalformedFileError", "LineReader", "ChunkBuilder", "looks_like_count_line",
-           "iter_chunks", "flat_columns", "WRITE_CHUNK"]
+           "iter_chunks", "flat_columns", "WRITE_CHUNK", "is_gzip", "read_head", "OPTIONAL_EVENT_FIELDS"]
 
 #: events per chunk when a writer is handed one big array
 WRITE_CHUNK = 1000
 #: text rows kept before they are converted to numbers (bounds the memory held as strings)
 _CONVERT_ROWS = 1 << 16
 _INT_COLUMNS = {"pdg", "charge"}
+#: event fields some formats carry (HepMC3, JETSCAPE) and the readers keep as float64 conditions:
+#: the event weight and the centrality (percent) the generator assigned
+OPTIONAL_EVENT_FIELDS = ("weight", "centrality")
 
 
 class MalformedFileError(InputError):
@@ -52,6 +57,27 @@ def open_input(path) -> Path:
     return path
 
 
+def is_gzip(path) -> bool:
+    """True when the file starts with the gzip magic bytes ``1f 8b``."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def read_head(path, size: int = 8192) -> bytes:
+    """The first ``size`` bytes of a file, decompressed if it is gzip (a corrupt gzip reads as what came out)."""
+    if not is_gzip(path):
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    out = b""
+    try:
+        with gzip.open(path, "rb") as fh:
+            out = fh.read(size)
+    except (OSError, EOFError) as exc:
+        if not out:
+            raise InputError(f"{str(path)!r} starts like a gzip file but cannot be decompressed ({exc})") from None
+    return out
+
+
 class LineReader:
     """``for lineno, line in LineReader(path):`` with 1-based line numbers.
 
@@ -65,11 +91,23 @@ class LineReader:
         self.bytes_read = 0
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        with open(self.path, "rb") as fh:
-            for raw in fh:
-                self.lineno += 1
-                self.bytes_read += len(raw)
-                yield self.lineno, raw.decode("utf-8", "replace")
+        with open(self.path, "rb") as raw_fh:
+            if raw_fh.read(2) != b"\x1f\x8b":
+                raw_fh.seek(0)
+                for raw in raw_fh:
+                    self.lineno += 1
+                    self.bytes_read += len(raw)
+                    yield self.lineno, raw.decode("utf-8", "replace")
+                return
+            raw_fh.seek(0)
+            try:
+                with gzip.GzipFile(fileobj=raw_fh, mode="rb") as fh:
+                    for raw in fh:
+                        self.lineno += 1
+                        self.bytes_read = raw_fh.tell()  # compressed bytes: the progress bar's total is the file size
+                        yield self.lineno, raw.decode("utf-8", "replace")
+            except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+                raise self.error(self.lineno + 1, f"the gzip stream is corrupt or truncated ({exc})") from None
 
     def error(self, lineno: int, what: str) -> MalformedFileError:
         return MalformedFileError(self.path, lineno, what)
@@ -112,8 +150,13 @@ class ChunkBuilder:
     PDG code, a missing mass is ``sqrt(max(E² − p², 0))``.
     """
 
-    def __init__(self, reader: LineReader, columns: Mapping[str, int]):
+    def __init__(self, reader: LineReader, columns: Mapping[str, int],
+                 event_fields: Mapping[str, float] | None = None):
+        """``event_fields`` names further float64 event fields (``weight``, ``centrality``) with
+        the value an event gets when :meth:`end_event` is not given one."""
         self.reader = reader
+        self.event_defaults = dict(event_fields or {})
+        self.extra: dict[str, list[float]] = {k: [] for k in self.event_defaults}
         self.columns = dict(columns)
         self.width = max(self.columns.values()) + 1
         self._rows: list[str] = []
@@ -137,7 +180,12 @@ class ChunkBuilder:
         """Forget the particles collected for the open event (a later block replaces them)."""
         del self._rows[self._event_start:], self._lines[self._event_start:]
 
-    def end_event(self, b: float = math.nan, npart: int = -1, ncoll: int = -1) -> None:
+    def end_event(self, b: float = math.nan, npart: int = -1, ncoll: int = -1, **fields: float) -> None:
+        unknown = set(fields) - set(self.event_defaults)
+        if unknown:
+            raise TypeError(f"event fields {sorted(unknown)} were not declared to the ChunkBuilder")
+        for k, default in self.event_defaults.items():
+            self.extra[k].append(fields.get(k, default))
         self.counts.append(len(self._rows) - self._event_start)
         self.b.append(b)
         self.npart.append(npart)
@@ -206,9 +254,11 @@ class ChunkBuilder:
         if "mass" not in cols:
             cols["mass"] = mass_from_momentum(cols["E"], cols["px"], cols["py"], cols["pz"])
         cols = {k: v for k, v in cols.items() if k in MOMENTUM_FIELDS or k in POSITION_FIELDS}
+        extra = {k: np.asarray(v, np.float64) for k, v in self.extra.items()}
         events = make_events(self.counts, cols, b=np.asarray(self.b, np.float64),
-                             npart=np.asarray(self.npart, np.int64), ncoll=np.asarray(self.ncoll, np.int64))
+                             npart=np.asarray(self.npart, np.int64), ncoll=np.asarray(self.ncoll, np.int64), **extra)
         self._parts = {k: [] for k in self.columns}
+        self.extra = {k: [] for k in self.event_defaults}
         self.counts, self.b, self.npart, self.ncoll = [], [], [], []
         return events
 
@@ -235,14 +285,16 @@ def iter_chunks(events, chunk: int = WRITE_CHUNK) -> Iterator[ak.Array]:
 def flat_columns(events: ak.Array) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``(counts, particle columns as flat NumPy arrays, event fields)`` of one chunk.
 
-    Positions come back only when the events carry them.
+    Positions come back only when the events carry them, ``weight`` and ``centrality`` only when
+    the events have those fields.
     """
     counts = ak.to_numpy(ak.num(events.particles, axis=1)).astype(np.int64)
     names = list(MOMENTUM_FIELDS)
     if all(k in events.particles.fields for k in POSITION_FIELDS):
         names += list(POSITION_FIELDS)
     flat = {k: ak.to_numpy(ak.flatten(events.particles[k], axis=1)) for k in names}
-    fields = {k: ak.to_numpy(events[k]) for k in ("b", "npart", "ncoll")}
+    fields = {k: ak.to_numpy(events[k]) for k in ("b", "npart", "ncoll") + OPTIONAL_EVENT_FIELDS
+              if k in events.fields}
     return counts, flat, fields
 
 

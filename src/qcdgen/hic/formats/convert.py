@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import awkward as ak
 
 from qcdgen.errors import InputError
-from qcdgen.hic.formats._text import iter_chunks, open_input
+from qcdgen.hic.formats._text import is_gzip, iter_chunks, open_input, read_head
 
 __all__ = ["FORMATS", "detect_format", "iter_file", "write_file", "convert"]
 
@@ -24,15 +24,15 @@ def _check_format(format: str) -> str:
 
 
 def detect_format(path) -> str:
-    """The format of an event file, from its magic bytes or first non-empty line."""
+    """The format of an event file, from its magic bytes or first non-empty line (of the
+    decompressed text for a gzip file)."""
     path = open_input(path)
-    with open(path, "rb") as fh:
-        head = fh.read(8192)
+    head = read_head(path)
     if head.startswith(b"PAR1"):
+        if is_gzip(path):
+            raise InputError(f"{str(path)!r} is a gzip-compressed Parquet file; decompress it first (gunzip)")
         return "parquet"
     hint = f"give the format with --format (one of {', '.join(FORMATS)})"
-    if head.startswith(b"\x1f\x8b"):
-        raise InputError(f"{str(path)!r} is gzip-compressed; decompress it first (gunzip), or {hint}")
     lines = [ln.strip() for ln in head.decode("utf-8", "replace").splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{str(path)!r} is empty; it holds no events")

@@ -9,15 +9,19 @@ Spec (JETSCAPE ``src/framework/JetScapeWriterFinalStateStream.cc``), tab separat
     #	sigmaGen	66.9	sigmaErr	0.1
 
 The event line is read as key/value pairs after ``Event n``; its ``N_hadrons`` (or
-``N_partons``) count is checked when present. The file has no mass, charge, positions,
-impact parameter, Npart or Ncoll: mass is ``sqrt(max(E² − p², 0))``, charge comes from the
-PDG code, ``b`` is NaN and ``npart``/``ncoll`` are −1. Particles with a negative status
+``N_partons``) count is checked when present, ``weight`` becomes the event field ``weight``
+(1 when absent) and ``centrality`` the event field ``centrality`` (as written, in percent;
+NaN when absent or negative, JETSCAPE's "not set" is −1). The file has no mass, charge,
+positions, impact parameter, Npart or Ncoll: mass is ``sqrt(max(E² − p², 0))``, charge comes
+from the PDG code (partons get 0, see :func:`qcdgen.hic.species.charge`), ``b`` is NaN and
+``npart``/``ncoll`` are −1. Particles with a negative status
 (holes left by jet-medium recoils, meant to be subtracted) are not final-state particles
 and are dropped.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator
 
 import awkward as ak
@@ -34,13 +38,13 @@ def read_jetscape(path, chunk_events: int = 1000,
                   on_bytes: Callable[[int], None] | None = None) -> Iterator[ak.Array]:
     """Stream the events of a JETSCAPE final-state ASCII file."""
     reader = LineReader(path, on_bytes)
-    builder = ChunkBuilder(reader, _COLUMNS)
-    event, declared, found, event_line = None, None, 0, 0
+    builder = ChunkBuilder(reader, _COLUMNS, event_fields={"weight": 1.0, "centrality": math.nan})
+    event, declared, found, event_line, fields = None, None, 0, 0, {}
 
     def close_event():
         if declared is not None and found != declared:
             raise reader.error(event_line, f"event {event} declares {declared} particles but {found} were found")
-        builder.end_event()
+        builder.end_event(**fields)
 
     for lineno, line in reader:
         tokens = line.split()
@@ -59,9 +63,17 @@ def read_jetscape(path, chunk_events: int = 1000,
             if tokens and tokens[0] == "Event":
                 if len(tokens) < 2:
                     raise reader.error(lineno, "event line without an event number")
-                event, event_line, found, declared = tokens[1], lineno, 0, None
+                event, event_line, found, declared, fields = tokens[1], lineno, 0, None, {}
                 for key, value in zip(tokens[2::2], tokens[3::2]):
-                    if key.startswith("N_"):
+                    if key in ("weight", "centrality"):
+                        try:
+                            number = float(value)
+                        except ValueError:
+                            raise reader.error(lineno, f"could not parse {value!r} as a number ({key})") from None
+                        if key == "centrality" and not number >= 0:
+                            number = math.nan
+                        fields[key] = number
+                    elif key.startswith("N_"):
                         try:
                             declared = int(value)
                         except ValueError:
@@ -90,18 +102,22 @@ def read_jetscape(path, chunk_events: int = 1000,
 def write_jetscape(fh, events, status: int = 0) -> int:
     """Write events as a JETSCAPE v2 final-state hadron file (every particle gets ``status``).
 
-    Only momenta and PDG codes are kept by the format; the footer cross section is 0.
+    Only momenta, PDG codes and the event ``weight`` (1 if the events have none) and
+    ``centrality`` (when the events have it) are kept by the format; the footer cross section is 0.
     """
     fh.write("#\tJETSCAPE_FINAL_STATE\tv2\t|\tN\tpid\tstatus\tE\tPx\tPy\tPz\n")
     n_events = 0
     for chunk in iter_chunks(events):
-        counts, p, _ = flat_columns(chunk)
+        counts, p, ev = flat_columns(chunk)
         cols = [p[k].tolist() for k in ("E", "px", "py", "pz")]
         pdg = p["pdg"].tolist()
+        weights = ev["weight"].tolist() if "weight" in ev else [1.0] * len(counts)
+        cents = ev["centrality"].tolist() if "centrality" in ev else None
         start = 0
-        for n in counts.tolist():
+        for j, n in enumerate(counts.tolist()):
             n_events += 1
-            fh.write(f"#\tEvent\t{n_events}\tweight\t1\tEPangle\t0\tN_hadrons\t{n}\n")
+            cent = "" if cents is None else f"\tcentrality\t{fmt_float(cents[j]) if cents[j] >= 0 else '-1'}"
+            fh.write(f"#\tEvent\t{n_events}\tweight\t{fmt_float(weights[j])}\tEPangle\t0\tN_hadrons\t{n}{cent}\n")
             for i in range(start, start + n):
                 fh.write(f"{i - start} {pdg[i]} {status} " + " ".join(fmt_float(c[i]) for c in cols) + "\n")
             start += n

@@ -7,7 +7,7 @@ Spec: SMASH user guide, "OSCAR particles format" (``src/oscaroutput.cc``)::
     # SMASH-3.1
     # event 0 in 394                    (optional: the initial particles, skipped)
     <particle lines>
-    # event 0 out 1523                  (final state; SMASH >= 2.0 adds "ensemble k")
+    # event 0 out 1523                  (final state; SMASH >= 3.2 adds "ensemble k")
     <particle lines: t x y z mass p0 px py pz pdg ID charge>
     # event 0 end 0 impact   2.345 scattering_projectile_target yes
 
@@ -15,8 +15,12 @@ Columns are read by the names in the ``#!`` header, so the Extended variant (and
 column order) works; only the standard ones are kept. When an event has several ``out``
 blocks (``Only_Final: No``) the last one before ``end`` is the final state. Each
 ``(event, ensemble)`` pair becomes one qcdgen event. ``# interaction`` blocks of a
-collision history are skipped. An event whose end line comes without an ``out`` block
-(SMASH ``Only_Final: IfNotEmpty`` skipped it) reads as an event with no particles.
+collision history (``#!OSCAR2013 full_event_history``) are skipped; its final state is the
+``out`` block SMASH writes with ``Print_Start_End: True``, and a history without one is
+refused (its interactions alone do not give the particles that never interacted). An event
+of a particle list whose end line comes without an ``out`` block (SMASH ``Only_Final:
+IfNotEmpty`` skipped it) reads as an event with no particles. SMASH ``Dileptons``,
+``Photons`` and ``SMASH_IC`` files are not events and are refused.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import awkward as ak
 import numpy as np
 
 from qcdgen.hic.formats._text import ChunkBuilder, LineReader, fmt_float, flat_columns, iter_chunks
+from qcdgen.hic.formats.oscar1999 import _NOT_EVENTS
 
 __all__ = ["read_oscar2013", "write_oscar2013", "STANDARD_COLUMNS", "EXTENDED_COLUMNS"]
 
@@ -47,6 +52,9 @@ def _columns(reader: LineReader, lineno: int, line: str) -> tuple[dict[str, int]
     if not tokens or not tokens[0].startswith("#!OSCAR2013"):
         raise reader.error(lineno, "expected the OSCAR2013 header '#!OSCAR2013 particle_lists t x y z mass p0 px py pz "
                                    f"pdg ID charge', got {line.strip()[:60]!r}")
+    if len(tokens) > 1 and tokens[1] in _NOT_EVENTS:
+        raise reader.error(lineno, f"this is a SMASH {tokens[1]} file ({_NOT_EVENTS[tokens[1]]}), not final-state "
+                                   "events; convert SMASH's particle_lists output instead")
     names = tokens[2:]
     missing = [n for n in ("p0", "px", "py", "pz", "pdg") if n not in names]
     if missing:
@@ -66,7 +74,9 @@ def read_oscar2013(path, chunk_events: int = 1000,
     if first is None:
         raise reader.error(1, "the file is empty")
     columns, ncols = _columns(reader, *first)
+    history = first[1].split()[1:2] == ["full_event_history"]
     builder = ChunkBuilder(reader, columns)
+    has_out, n_interactions = False, 0
 
     event = None        # (event, ensemble) label of the open event
     event_line = 0      # line of the open event's first block
@@ -104,6 +114,7 @@ def read_oscar2013(path, chunk_events: int = 1000,
             except (ValueError, IndexError):
                 raise reader.error(lineno, "could not read the particle counts of an '# interaction in N out M' line") from None
             block, block_line = "skip", lineno
+            n_interactions += 1
             continue
         if tokens[0] != "event":
             continue  # a comment: units, version, ...
@@ -119,11 +130,17 @@ def read_oscar2013(path, chunk_events: int = 1000,
             block = kind
             if kind == "out":
                 builder.discard_event_rows()
+                has_out = True
         elif kind == "end":
             if event is not None and label != event:
                 raise reader.error(lineno, f"end line of {_name(label)} while {_name(event)} is open")
+            if history and not has_out:
+                raise reader.error(lineno, f"{_name(label)} lists {n_interactions} interaction(s) but no "
+                                           f"'# event {label[0]} out N' block: a full event history without "
+                                           "Print_Start_End holds no final state; convert SMASH's particle_lists "
+                                           "output (or rerun with Print_Start_End: True)")
             builder.end_event(b=_impact(reader, lineno, tokens))
-            event, block, declared = None, None, 0
+            event, block, declared, has_out, n_interactions = None, None, 0, False, 0
             if len(builder) >= chunk_events:
                 reader.report()
                 yield builder.build()

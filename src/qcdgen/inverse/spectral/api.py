@@ -11,6 +11,10 @@ principle, MEM's evidence) then regularises each member consistently.
     ρ̄ = mean_k ρ_k,   band = ρ̄ ± std_k ρ_k (lower edge clipped at 0).
 
 With ``ensemble=1`` the data are fitted as given and no band is reported (lo = hi = ρ).
+
+The ``gp`` method is a posterior, not an ensemble: ρ̄ and the band are the Gaussian-process posterior mean
+± one posterior standard deviation (:mod:`.gp`), computed once from the data as given, and the
+``members`` are ``ensemble`` draws from that posterior.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ METHODS = {
     "p2p": ("qcdgen.inverse.spectral.nn", "fit_p2p"),
     "mem": ("qcdgen.inverse.spectral.mem", "fit_mem"),
     "tikhonov": ("qcdgen.inverse.spectral.tikhonov", "fit_tikhonov"),
+    "gp": ("qcdgen.inverse.spectral.gp", "fit_gp"),
 }
-METHOD_LABELS = {"nn": "NN", "p2p": "NN-P2P", "mem": "MEM", "tikhonov": "Tikhonov"}
+METHOD_LABELS = {"nn": "NN", "p2p": "NN-P2P", "mem": "MEM", "tikhonov": "Tikhonov", "gp": "GP"}
 
 
 def method_function(method: str):
@@ -87,6 +92,7 @@ class SpectralResult:
     chi2_per_point: float               # of the ensemble mean against the given data
     seconds_per_member: float
     options: dict = field(default_factory=dict)
+    band: str = "ensemble"              # "ensemble" (mean ± std of the fits) or "posterior" (GP: mean ± 1σ)
 
     def refolded(self) -> np.ndarray:
         """K ρ̄: the correlator the reconstruction predicts at the data's x."""
@@ -114,6 +120,8 @@ def reconstruct(correlator: Correlator, omega, method: str, *, ensemble: int = 8
     K = kernel_matrix(correlator.kernel, correlator.x, omega_t, correlator.temperature)
     data = torch.as_tensor(correlator.value, dtype=torch.float64)
     sigma = torch.as_tensor(correlator.error, dtype=torch.float64)
+    if method == "gp":
+        return _gp_result(correlator, omega_t, K, ensemble, seed, options)
 
     members, start = [], time.perf_counter()
     with progress_bar(progress) as bar, torch_threads(1):
@@ -142,3 +150,24 @@ def reconstruct(correlator: Correlator, omega, method: str, *, ensemble: int = 8
                           rho_hi=mean + spread, members=stack, method=method, correlator=correlator,
                           chi2_per_point=float(np.mean(residual ** 2)), seconds_per_member=seconds,
                           options=dict(options))
+
+
+def _gp_result(correlator: Correlator, omega: torch.Tensor, K: torch.Tensor, draws: int, seed: int,
+               options: dict) -> SpectralResult:
+    """The GP posterior as a :class:`SpectralResult`: mean, mean ± 1σ, posterior draws. Nothing is clipped: the
+    Gaussian prior does not know ρ ≥ 0, and a clipped band would no longer be the posterior's interval."""
+    from qcdgen.inverse.spectral.gp import gp_posterior
+
+    start = time.perf_counter()
+    with torch_threads(1):
+        post = gp_posterior(K, correlator.value, correlator.error, omega, seed=seed, **options)
+    if not np.isfinite(post.mean).all() or not np.isfinite(post.std).all():
+        raise NaNError("the GP posterior has non-finite mean or variance; check the correlator's errors")
+    lo, hi = post.band(1.0)
+    members = post.samples(draws, np.random.default_rng(seed)) if draws > 1 else post.mean[None]
+    residual = (K.numpy() @ post.mean - correlator.value) / correlator.error
+    return SpectralResult(omega=omega.numpy(), rho=post.mean, rho_lo=lo, rho_hi=hi,
+                          members=members, method="gp", correlator=correlator,
+                          chi2_per_point=float(np.mean(residual ** 2)),
+                          seconds_per_member=time.perf_counter() - start,
+                          options=dict(options) | {"hyper": post.hyper}, band="posterior")

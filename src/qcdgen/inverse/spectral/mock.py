@@ -154,6 +154,20 @@ def make_mock(shape: str | Callable[[torch.Tensor], torch.Tensor], kernel: str =
                           sigma=sigma, kernel=kernel, temperature=temperature, noise=float(noise))
 
 
+def two_peak_paper_mock(generator: torch.Generator | None = None) -> MockCorrelator:
+    """The two-peak Källén–Lehmann mock of Wang, Shi, Zhou, PRD 106 (2022) L051502: :func:`double_peak`
+    (M = 2, 5; Γ = 0.5; A = 0.8, 1) on 500 ω points in [0.04, 20], 100 momenta p ∈ [0.2, 20], and
+    relative noise growing with p, σ_i = 10⁻⁴ (p_i/0.2) D_i. ``generator`` as in :func:`make_mock`."""
+    x = torch.linspace(0.2, 20.0, 100, dtype=torch.float64)
+    omega = torch.linspace(0.04, 20.0, 500, dtype=torch.float64)
+    clean = make_mock("double", kernel="kl", noise=0.0, x=x, omega=omega)
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    sigma = 1e-4 * (x / 0.2) * clean.clean
+    data = clean.clean + sigma * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    return MockCorrelator(x=x, omega=omega, rho_true=clean.rho_true, clean=clean.clean, data=data, sigma=sigma,
+                          kernel="kl", temperature=None, noise=1e-4)
+
+
 def _pair(rho, rho_true) -> tuple[torch.Tensor, torch.Tensor]:
     a = torch.as_tensor(np.asarray(rho, dtype=float) if not torch.is_tensor(rho) else rho, dtype=torch.float64)
     b = torch.as_tensor(np.asarray(rho_true, dtype=float) if not torch.is_tensor(rho_true) else rho_true,

@@ -38,8 +38,11 @@ def read_correlator(path: str | os.PathLike, kernel: str, temperature: float | N
 
 def run_spectral(corr_csv: str | os.PathLike, *, kernel: str, method: str, omega_min: float,
                  omega_max: float, omega_points: int, out: str | os.PathLike, temperature: float | None = None,
-                 ensemble: int = 8, seed: int = 0, device: str = "cpu", progress: bool = True) -> SpectralResult:
+                 ensemble: int = 8, seed: int = 0, device: str = "cpu", progress: bool = True,
+                 options: dict | None = None) -> SpectralResult:
     """Reconstruct ρ(ω) from the correlator in ``corr_csv`` and write ``omega,rho,rho_lo,rho_hi``.
+
+    ``options`` go to the method (for ``gp``: ``marginalise=True`` integrates over the hyperparameters).
 
     D(x_i) = Σ_j K(x_i, ω_j) ρ(ω_j) Δω_j: the integral is the rectangle sum over the uniform grid
     ω_j = omega_min … omega_max (omega_points points, Δω = grid spacing). Draws nothing (see the
@@ -50,10 +53,13 @@ def run_spectral(corr_csv: str | os.PathLike, *, kernel: str, method: str, omega
     correlator = read_correlator(corr_csv, kernel, temperature)
     check_writable(out)
     result = reconstruct(correlator, omega, method, ensemble=ensemble, seed=seed, device=device,
-                         progress=progress)
+                         progress=progress, **(options or {}))
+    band = ("GP posterior mean ± 1 sigma (not clipped), hyperparameters " +
+            ", ".join(f"{k}={v:.4g}" for k, v in result.options["hyper"].items())
+            if result.band == "posterior" else "ensemble mean ± std (lower edge clipped at 0)")
     comment = (f"qcdgen inverse spectral: method={method} kernel={kernel}"
                f"{f' T={temperature:g}' if temperature else ''} ensemble={ensemble} seed={seed}\n"
-               f"band = ensemble mean ± std (lower edge clipped at 0); chi2/point of the mean = "
+               f"band = {band}; chi2/point of the mean = "
                f"{result.chi2_per_point:.4g}\n"
                f"D(x_i) = sum_j K(x_i, omega_j) rho_j d_omega (rectangle rule, d_omega = {float(omega[1] - omega[0]):.6g})")
     write_columns(out, {"omega": result.omega, "rho": result.rho, "rho_lo": result.rho_lo,
