@@ -54,11 +54,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 events per row")
     args = parser.parse_args(argv)
     n = 20 if args.quick else args.events
-    models = ["hydro"] + (["angantyr"] if pythia_available() else [])
+    models = ["blastwave"] + (["angantyr"] if pythia_available() else [])
     rows = []
     for model in models:
         for cls in CLASSES:
-            rows.append(measure(model, cls, n if model == "hydro" else max(5, n // 20), args.system, args.sqrts))
+            rows.append(measure(model, cls, n if model == "blastwave" else max(5, n // 20), args.system, args.sqrts))
             print(f"  measured {model} {cls}", file=sys.stderr)
     header = f"{'model':9} {'class':8} {'events':>6} {'ms/event':>9} {'events/s':>9} {'particles':>9} " \
              f"{'particles/s':>11} {'kB/event RAM':>12} {'kB/event disk':>13}"

@@ -56,13 +56,13 @@ def main(argv=None) -> int:
     loaded = load_pipeline_model(args.model, args.device)
     rows = []
     for cls in CLASSES:
-        hydro = measure("hydro", cls, args.events, "PbPb", 2760.0)
+        hydro = measure("blastwave", cls, args.events, "PbPb", 2760.0)
         rows.append(hydro)
         if pythia_available():
             rows.append(measure("angantyr", cls, max(3, args.events // 20), "PbPb", 2760.0))
         from qcdgen.hic.generation import make_generator
 
-        events, _ = make_generator("hydro", system="PbPb", sqrts=2760.0, centrality=cls).generate(
+        events, _ = make_generator("blastwave", system="PbPb", sqrts=2760.0, centrality=cls).generate(
             args.events, np.random.default_rng(7))
         for steps in (int(v) for v in args.ode_steps.split(",")):
             rows.append(surrogate_row(loaded, cls, np.asarray(events.b, dtype=float), args.eta_s, args.device, steps))

@@ -25,7 +25,7 @@ def test_generate_writes_events_with_conditions(tmp_path, capsys):
     out = tmp_path / "E.parquet"
     code, stdout, _ = _run(["hic", "generate", "--events", "6", "--chunk-events", "4", "--centrality", "60-70",
                             "--eta-s", "0.12", "--seed", "3", "--out", str(out), "--no-progress"], capsys)
-    assert code == 0 and "wrote 6 hydro events" in stdout
+    assert code == 0 and "wrote 6 blastwave events" in stdout
     ev = E.read_events(out)
     assert len(ev) == 6 and not (out.parent / "E.parquet.parts").exists()
     assert np.all(ev.eta_s == 0.12) and np.all(ev.sqrts == 2760.0)
@@ -33,11 +33,11 @@ def test_generate_writes_events_with_conditions(tmp_path, capsys):
     assert np.all((ev.centrality >= 59.0) & (ev.centrality <= 71.0))
     assert np.all(ev.npart >= 2) and np.all(ak.num(ev.particles) > 0)
     meta = E.read_metadata(out)
-    assert meta["generator"] == "hydro" and meta["settings"]["eta_s"] == 0.12
+    assert meta["generator"] == "blastwave" and meta["settings"]["eta_s"] == 0.12
 
 
 def test_interrupted_generation_resumes_to_the_same_file(tmp_path):
-    kwargs = dict(model="hydro", n_events=6, seed=5, chunk_events=2, progress=False, centrality=(70.0, 80.0))
+    kwargs = dict(model="blastwave", n_events=6, seed=5, chunk_events=2, progress=False, centrality=(70.0, 80.0))
     ref = tmp_path / "ref.parquet"
     generate_to_file(ref, **kwargs)
     out = tmp_path / "E.parquet"

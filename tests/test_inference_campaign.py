@@ -44,7 +44,7 @@ def test_workers_1_and_2_give_identical_files_and_rerun_resumes(tmp_path, capsys
     (["--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1"], [("eta_s", 0.05, 0.25)], 3,
      "--scheduler 'tcp://127.0.0.1:1' is not reachable"),
     ([], [("eta_s", 0.05, 0.25), ("foo", 0.0, 1.0)], 4,
-     "design parameter 'foo' is not a setting of --model hydro; valid names: sqrts, eta_s"),
+     "design parameter 'foo' is not a setting of --model blastwave; valid names: sqrts, eta_s"),
     ([], [("T_kin", 0.2, 0.3)], 3, "T_kin must be in [0.05, T_ch=0.156] GeV"),
 ])
 def test_simulate_bad_input_is_one_line_exit_2(tmp_path, capsys, extra, design_params, points, match):

@@ -81,7 +81,10 @@ def test_emulator_accuracy_and_leave_points_out_validation():
     val = cross_validate(design.points, Y, BOX, KEYS, folds=5, restarts=0)
     s = val.summary()
     assert s["points"] == 25 and s["folds"] == 5 and 0.3 < s["rms_z"] < 3 and s["median_relative_error"] < 0.05
-    assert "point,fold,observable,class,simulated,predicted,std,z" in val.csv_text()
+    lines = val.csv_text().splitlines()
+    assert lines[0] == "point,fold,observable,class,simulated,predicted,std,z"
+    numbers = np.array([[float(v) for v in line.rsplit(",", 4)[1:]] for line in lines[1:]])  # plain numbers
+    assert numbers.shape == (len(lines) - 1, 4) and np.isfinite(numbers).all()
     with pytest.raises(InputError, match="a = 1.5 is outside the design's range"):
         emu.predict([1.5, 0.5])
 

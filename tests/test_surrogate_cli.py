@@ -16,7 +16,7 @@ def files(tmp_path_factory):
     out = tmp_path_factory.mktemp("surrogate")
     paths = {}
     for key, eta_s, seed in (("a", 0.08, 1), ("b", 0.2, 2)):
-        gen = make_generator("hydro", system="PbPb", sqrts=2760.0, centrality=(60, 70), eta_s=eta_s)
+        gen = make_generator("blastwave", system="PbPb", sqrts=2760.0, centrality=(60, 70), eta_s=eta_s)
         events, _ = gen.generate(24, np.random.default_rng(seed))
         paths[key] = out / f"{key}.parquet"
         write_events(paths[key], events)

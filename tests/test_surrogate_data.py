@@ -26,7 +26,7 @@ REL_TOL = 1e-6
 def events():
     from qcdgen.hic.generation import make_generator
 
-    gen = make_generator("hydro", system="PbPb", sqrts=2760.0, centrality=(60, 70))
+    gen = make_generator("blastwave", system="PbPb", sqrts=2760.0, centrality=(60, 70))
     ev, _ = gen.generate(12, np.random.default_rng(11))
     return ev
 

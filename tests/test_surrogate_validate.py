@@ -28,7 +28,7 @@ CLASS = (60, 70)
 
 
 def _generate(n, seed, eta_s=0.08, centrality=CLASS):
-    gen = make_generator("hydro", system="PbPb", sqrts=2760.0, centrality=centrality, eta_s=eta_s)
+    gen = make_generator("blastwave", system="PbPb", sqrts=2760.0, centrality=centrality, eta_s=eta_s)
     events, _ = gen.generate(n, np.random.default_rng(seed))
     return events
 

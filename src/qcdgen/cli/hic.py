@@ -13,17 +13,19 @@ def register(commands) -> None:
                                     "heavy-ion collisions: event generators, file formats, flow observables")
 
     gen = options.add_command(sub, "generate", run_generate,
-                      "generate events (Parquet) with the hydro-inspired generator or Pythia 8 Angantyr")
-    gen.add_argument("--model", choices=["hydro", "angantyr"], default="hydro")
+                      "generate events (Parquet): real viscous hydro, the blast-wave generator or Pythia 8 Angantyr")
+    gen.add_argument("--model", choices=["hydro", "blastwave", "angantyr"], default="blastwave",
+                     help="hydro: TRENTo + (2+1)D viscous hydro + Cooper-Frye (seconds per event); "
+                          "blastwave: the fast hydro-inspired blast wave (default)")
     gen.add_argument("--system", default="PbPb", help="collision system, e.g. PbPb, AuAu, XeXe, UU, pPb, OO (default PbPb)")
     gen.add_argument("--sqrts", type=float, default=2760.0, help="sqrt(s_NN) in GeV (default 2760)")
     gen.add_argument("--events", type=int, required=True, help="number of events")
     options.add_seed_option(gen)
     gen.add_argument("--out", required=True, help="output Parquet file")
-    gen.add_argument("--eta-s", type=float, default=None, help="shear viscosity over entropy density (hydro; default 0.08)")
-    gen.add_argument("--beta2", type=float, default=None, help="quadrupole deformation of both nuclei (hydro)")
+    gen.add_argument("--eta-s", type=float, default=None, help="shear viscosity over entropy density (hydro, blastwave; default 0.08)")
+    gen.add_argument("--beta2", type=float, default=None, help="quadrupole deformation of both nuclei (hydro, blastwave)")
     gen.add_argument("--centrality", default=None, help="centrality class LO-HI in percent, e.g. 0-10 (default minimum bias)")
-    gen.add_argument("--positions", action="store_true", help="also store emission points t,x,y,z (hydro)")
+    gen.add_argument("--positions", action="store_true", help="also store emission points t,x,y,z (hydro, blastwave)")
     gen.add_argument("--chunk-events", type=int, default=100, help="events per chunk / resume unit (default 100)")
     options.add_run_options(gen, seed=False, device=False)
 
@@ -89,7 +91,7 @@ def register(commands) -> None:
 
     convert = options.add_command(sub, "convert", run_convert,
                           "convert OSCAR2013/OSCAR1999/UrQMD f19/HepMC3/JETSCAPE files to Parquet")
-    convert.add_argument("input", help="simulator output file")
+    convert.add_argument("input", help="simulator output file (gzip-compressed is read too)")
     convert.add_argument("output", help="Parquet event file to write")
     convert.add_argument("--format", default=None, help="input format (default: detected from the header)")
     options.add_run_options(convert, seed=False, device=False)
@@ -107,15 +109,18 @@ def _centrality(text):
 
 
 def run_generate(args) -> int:
-    """Generate heavy-ion events into a Parquet event file. --model hydro is a hydro-INSPIRED
-    generator (Glauber-TRENTo geometry, hadron resonance gas, blast-wave Cooper-Frye with
-    linear-response flow, resonance decays), not hydrodynamics. --model angantyr runs Pythia 8
+    """Generate heavy-ion events into a Parquet event file. --model hydro runs TRENTo initial
+    states through (2+1)D viscous hydrodynamics, Cooper-Frye particlization and resonance decays,
+    and writes each event's initial entropy profile (64x64) to OUT-stem.profiles.h5.
+    --model blastwave is a hydro-INSPIRED generator (Glauber-TRENTo geometry, hadron resonance
+    gas, blast-wave Cooper-Frye with linear-response flow, resonance decays), not hydrodynamics.
+    --model angantyr runs Pythia 8
     Angantyr (needs pip install 'qcdgen[pythia]'), which has no hydrodynamic flow.
     An interrupted run resumes when the same command is rerun."""
     from qcdgen.hic.generation import generate_to_file
 
     settings = {"system": args.system, "sqrts": args.sqrts, "centrality": _centrality(args.centrality)}
-    if args.model == "hydro":
+    if args.model in ("hydro", "blastwave"):
         settings |= {"positions": args.positions, "beta2": args.beta2}
         if args.eta_s is not None:
             settings["eta_s"] = args.eta_s
@@ -126,6 +131,8 @@ def run_generate(args) -> int:
     resumed = f" ({summary.resumed_chunks} chunks resumed)" if summary.resumed_chunks else ""
     print(f"wrote {summary.n_events} {args.model} events to {summary.path}{resumed}: "
           f"{summary.events_per_second:.1f} events/s, mean multiplicity {summary.mean_multiplicity:.0f}")
+    if summary.sidecar is not None:
+        print(f"initial entropy profiles (keyed by event_id = row) in {summary.sidecar}")
     return 0
 
 

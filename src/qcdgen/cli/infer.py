@@ -22,7 +22,10 @@ def register(commands) -> None:
     si = options.add_command(sub, "simulate", run_simulate,
                              "run the heavy-ion generator at every design point (Dask distributed)")
     si.add_argument("design", help="design CSV (qcdgen infer design)")
-    si.add_argument("--model", choices=["hydro", "angantyr"], default="hydro")
+    si.add_argument("--model", choices=["hydro", "blastwave", "angantyr", "surrogate"], default="blastwave")
+    si.add_argument("--surrogate", default=None, metavar="S.pt",
+                    help="trained event surrogate (qcdgen hic train) for --model surrogate; the design's "
+                    "parameters must be its conditions, inside their training range")
     si.add_argument("--system", default="PbPb", help="collision system (default PbPb)")
     si.add_argument("--sqrts", type=float, default=2760.0, help="sqrt(s_NN) in GeV (default 2760)")
     si.add_argument("--events", type=int, default=500, help="events per design point (default 500)")
@@ -77,6 +80,10 @@ def register(commands) -> None:
 
     register_npe(sub)
 
+    from qcdgen.cli.infer_isobars import register_isobars
+
+    register_isobars(sub)
+
 
 def _names(text):
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
@@ -114,7 +121,7 @@ def run_simulate(args) -> int:
     s = simulate_design(args.design, args.out, model=args.model, system=args.system, sqrts=args.sqrts,
                         events=args.events, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                         centrality_classes=classes, keep_events=not args.no_events, progress=not args.no_progress,
-                        connect_timeout=args.connect_timeout)
+                        connect_timeout=args.connect_timeout, surrogate=args.surrogate)
     if s.ran == 0:
         print(f"all {s.n_points} design points in {s.out} are finished; nothing to do")
     else:

@@ -71,11 +71,19 @@ def register(commands) -> None:
     options.add_run_options(validate, seed=False, progress=False)
 
     from qcdgen.cli import lattice_compare, lattice_flow, lattice_path, lattice_u1
+    from qcdgen.cli import lattice_xy
 
     lattice_flow.register(sub)
     lattice_path.register(sub)
+    from qcdgen.cli import lattice_transport
+    lattice_transport.register(sub)
     lattice_u1.register(sub)
+    lattice_xy.register(sub)
     lattice_compare.register(sub)
+    from qcdgen.cli import lattice_cl
+    lattice_cl.register(sub)
+    from qcdgen.cli import lattice_effective_action
+    lattice_effective_action.register(sub)
 
 
 def add_markov_options(parser, tracked: str) -> None:

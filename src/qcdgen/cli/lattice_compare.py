@@ -18,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--lam", type=float, default=0.022, help="quartic coupling lambda (default 0.022)")
     p.add_argument("--dim", type=int, default=2, help="space-time dimension d, 1..3 (default 2)")
     p.add_argument("--samplers", default="hmc,hmc-fa,diffusion,flow,path",
-                   help="comma-separated subset of hmc,hmc-fa,diffusion,flow,path (default all; hmc is always run)")
+                   help="comma-separated subset of hmc,hmc-fa,diffusion,flow,path (default all; hmc is always run)"
+                        " and, when named, flow-matching,schrodinger-bridge")
     p.add_argument("--preset", choices=["quick", "study"], default="quick",
                    help="quick: small runs for tests and demos (default); study: the benchmark's settings")
     p.add_argument("--out-dir", default="sampler-study", help="ensembles, models and row JSON (default sampler-study)")

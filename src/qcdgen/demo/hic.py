@@ -18,7 +18,7 @@ from typing import Callable
 from qcdgen.errors import InputError
 from qcdgen.stats.validation_result import ValidationResult
 
-#: The shipped model (``qcdgen hic train`` on 3000 hydro events, Pb-Pb 2.76 TeV 30-50 %, eta/s = 0.08,
+#: The shipped model (``qcdgen hic train`` on 3000 blastwave events, Pb-Pb 2.76 TeV 30-50 %, eta/s = 0.08,
 #: conditioned on b; the command is in benchmarks/RESULTS.md, "demo surrogate").
 SURROGATE_FILE = "surrogate_pbpb2760_30-50.pt"
 
@@ -57,7 +57,7 @@ def run_hic_demo(out: Path, p: HicDemo, seed: int, device: str, progress: bool,
     lo, hi = p.centrality
     log(f"reference events: hydro-inspired generator, Pb-Pb 2.76 TeV, {lo:g}-{hi:g}%, eta/s = {p.eta_s}, "
         f"{p.events} events")
-    gen = generate_to_file(reference, model="hydro", n_events=p.events, seed=seed, progress=progress,
+    gen = generate_to_file(reference, model="blastwave", n_events=p.events, seed=seed, progress=progress,
                            system="PbPb", sqrts=2760.0, centrality=p.centrality, eta_s=p.eta_s)
     log(f"  {gen.events_per_second:.0f} events/s, mean multiplicity {gen.mean_multiplicity:.0f}")
     summary = observe_file(reference, centrality_classes=list(p.classes), warn=False)

@@ -6,9 +6,16 @@
 (the same per-class observables), and returns one row per (observable, centrality class) —
 class labels as in ``observe --json`` (``"20-30%"``; ``"all"`` for all events).
 
-Any numeric field of the generator's settings may be a design parameter (for ``hydro``: the
-fields of :class:`~qcdgen.hic.generators.hydro_inspired.HydroInspiredSettings`, plus
-``trento.p``, ``trento.k``, ``trento.w``, ``trento.d_min`` for the initial state).
+Any numeric field of the generator's settings may be a design parameter (for ``blastwave``: the
+fields of :class:`~qcdgen.hic.generators.hydro_inspired.HydroInspiredSettings`, for ``hydro``
+those of :class:`~qcdgen.hic.generators.hydro.HydroSettings`, plus ``trento.p``, ``trento.k``,
+``trento.w``, ``trento.d_min`` for the initial state).
+
+:class:`SurrogateSimulator` (``--model surrogate --surrogate S.pt``) runs a trained event
+surrogate instead (``qcdgen hic sample --like``) and observes its events the same way, so both
+campaigns give the same rows. Its design parameters must be conditions of the surrogate, inside
+their training range; a ``centrality`` condition outside the design is drawn per event uniformly
+over its training range (centrality is a percentile, uniform by construction).
 """
 
 from __future__ import annotations
@@ -27,34 +34,47 @@ from qcdgen.inference.design import Design, read_design
 from qcdgen.io.atomic import atomic_write_text
 from qcdgen.jsonutil import dumps
 
-__all__ = ["HeavyIonSimulator", "design_parameters", "simulate_design", "EVENTS_FILE", "OBSERVE_FILE"]
+__all__ = ["HeavyIonSimulator", "SurrogateSimulator", "design_parameters", "simulate_design", "EVENTS_FILE",
+           "OBSERVE_FILE"]
 
 EVENTS_FILE = "events.parquet"
 OBSERVE_FILE = "observe.json"
+#: per-event conditions of a surrogate (zero particles) that ``qcdgen hic sample --like`` reads
+CONDITIONS_FILE = "conditions.parquet"
+#: surrogate conditions a design may leave out: drawn per event, uniform over the training range
+FREE_CONDITIONS = ("centrality",)
 #: initial-state (TRENTo) parameters reachable as ``trento.NAME``
 TRENTO_PARAMETERS = ("p", "k", "w", "d_min")
 #: observables that are bookkeeping, not physics (left out of the rows)
 SKIPPED = ("n_events",)
 
 
-def design_parameters(model: str) -> list[str]:
-    """The names a design may vary for ``model``."""
-    if model == "hydro":
+def _settings_class(model: str):
+    if model == "blastwave":
         from qcdgen.hic.generators.hydro_inspired import HydroInspiredSettings
 
+        return HydroInspiredSettings
+    from qcdgen.hic.generators.hydro import HydroSettings
+
+    return HydroSettings
+
+
+def design_parameters(model: str) -> list[str]:
+    """The names a design may vary for ``model``."""
+    if model in ("hydro", "blastwave"):
         numeric = ("float", "float | None", "int")
-        names = [f.name for f in dataclasses.fields(HydroInspiredSettings) if f.type in numeric]
+        names = [f.name for f in dataclasses.fields(_settings_class(model)) if f.type in numeric]
         return names + [f"trento.{p}" for p in TRENTO_PARAMETERS]
     if model == "angantyr":
         return ["sqrts"]
-    raise InputError(f"--model must be one of hydro, angantyr, got {model!r}")
+    raise InputError(f"--model must be one of hydro, blastwave, angantyr, got {model!r}")
 
 
 @dataclass(frozen=True)
 class HeavyIonSimulator:
     """One design point → events (Parquet, optional) and per-class observables (rows)."""
 
-    model: str = "hydro"
+    model: str = "blastwave"
     system: str = "PbPb"
     sqrts: float = 2760.0
     events: int = 500
@@ -88,33 +108,116 @@ class HeavyIonSimulator:
         if unknown:
             raise InputError(f"design parameter {unknown[0]!r} is not a setting of --model {self.model}; "
                              f"valid names: {', '.join(valid)}")
-        if self.model == "hydro":
-            from qcdgen.hic.generators.hydro_inspired import HydroInspiredSettings
-
+        if self.model in ("hydro", "blastwave"):
+            settings_class = _settings_class(self.model)
             for i in range(len(design)):
                 try:
-                    HydroInspiredSettings(**self.settings(design.point(i))).check()
+                    settings_class(**self.settings(design.point(i))).check()
                 except InputError as exc:
                     raise InputError(f"design point {i} ({_point_text(design.point(i))}): {exc}") from None
 
     def __call__(self, params: dict, seed: int, point_dir: Path) -> list[dict]:
         from qcdgen.hic.generation import generate_to_file
-        from qcdgen.hic.observables import observe_file
 
         point_dir = Path(point_dir)
         events = point_dir / EVENTS_FILE
         if not events.is_file():
             generate_to_file(events, model=self.model, n_events=self.events, seed=int(seed),
                              chunk_events=self.chunk_events, progress=False, **self.settings(params))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            summary = observe_file(events, centrality_classes=list(self.centrality_classes), warn=False)
-        summary.settings["source"] = EVENTS_FILE  # relative: the same bytes wherever the campaign lives
-        payload = summary.to_json_dict()
-        atomic_write_text(point_dir / OBSERVE_FILE, dumps(payload))
-        if not self.keep_events:
-            events.unlink()
-        return observable_rows(payload)
+        return observe_point(point_dir, self.centrality_classes, self.keep_events)
+
+
+def observe_point(point_dir: Path, centrality_classes, keep_events: bool) -> list[dict]:
+    """``qcdgen hic observe --json`` on a point's event file → ``observe.json`` and its rows."""
+    from qcdgen.hic.observables import observe_file
+
+    events = Path(point_dir) / EVENTS_FILE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = observe_file(events, centrality_classes=list(centrality_classes), warn=False)
+    summary.settings["source"] = EVENTS_FILE  # relative: the same bytes wherever the campaign lives
+    payload = summary.to_json_dict()
+    atomic_write_text(Path(point_dir) / OBSERVE_FILE, dumps(payload))
+    if not keep_events:
+        events.unlink()
+    return observable_rows(payload)
+
+
+def surrogate_conditions(path: str | os.PathLike) -> dict[str, tuple[float, float]]:
+    """A trained surrogate's conditions → their training range (lo, hi)."""
+    from qcdgen.hic.surrogate.pipeline import load_pipeline_model
+
+    loaded = load_pipeline_model(path)
+    ranges = (loaded.model.training_info.get("data") or {}).get("condition_ranges")
+    if not isinstance(ranges, dict) or any(c not in ranges for c in loaded.conditions):
+        raise InputError(f"surrogate {str(path)!r} stores no training range of its conditions (trained by an "
+                         "older qcdgen); retrain it with qcdgen hic train")
+    return {c: (float(ranges[c][0]), float(ranges[c][1])) for c in loaded.conditions}
+
+
+@dataclass(frozen=True)
+class SurrogateSimulator:
+    """One design point → surrogate events (as ``qcdgen hic sample --like``) and the rows of
+    :class:`HeavyIonSimulator` (the same ``observe``). The manifest names the model by its SHA-256."""
+
+    surrogate: str
+    events: int = 500
+    centrality_classes: tuple = ALICE_CLASSES
+    keep_events: bool = True
+    chunk_events: int = 100
+    ode_steps: int = 8
+
+    def describe(self) -> dict:
+        import hashlib
+
+        digest = hashlib.sha256(Path(self.surrogate).read_bytes()).hexdigest()
+        return {"simulator": "qcdgen.hic.campaign.SurrogateSimulator", "model": "surrogate",
+                "surrogate_sha256": digest, "events": int(self.events),
+                "centrality_classes": [list(c) for c in self.centrality_classes],
+                "keep_events": bool(self.keep_events), "chunk_events": int(self.chunk_events),
+                "ode_steps": int(self.ode_steps)}
+
+    def check(self, design: Design) -> None:
+        """Refuse design parameters that are not conditions of the surrogate, conditions the design
+        leaves unset (other than ``centrality``), and values outside the training range."""
+        ranges = surrogate_conditions(self.surrogate)
+        name = Path(self.surrogate).name
+        unknown = [n for n in design.names if n not in ranges]
+        if unknown:
+            raise InputError(f"design parameter {unknown[0]!r} is not a condition of the surrogate {name}; "
+                             f"its conditions: {', '.join(ranges)}")
+        unset = [c for c in ranges if c not in design.names and c not in FREE_CONDITIONS]
+        if unset:
+            raise InputError(f"surrogate condition {unset[0]!r} must be a design parameter "
+                             f"(only {', '.join(FREE_CONDITIONS)} is drawn per event)")
+        for i in range(len(design)):
+            for n, v in design.point(i).items():
+                lo, hi = ranges[n]
+                slack = 1e-9 * max(1.0, abs(lo), abs(hi))
+                if not lo - slack <= v <= hi + slack:
+                    raise InputError(f"design point {i} ({_point_text(design.point(i))}): {n}={v:g} is outside "
+                                     f"the surrogate's training range {lo:g}:{hi:g} ({name})")
+
+    def __call__(self, params: dict, seed: int, point_dir: Path) -> list[dict]:
+        import numpy as np
+
+        from qcdgen.hic.events import MOMENTUM_FIELDS, make_events, write_events
+        from qcdgen.hic.surrogate.pipeline import sample_pipeline
+
+        point_dir = Path(point_dir)
+        events = point_dir / EVENTS_FILE
+        if not events.is_file():
+            draw, sample = np.random.SeedSequence(int(seed)).spawn(2)
+            rng = np.random.default_rng(draw)
+            fields = {}
+            for c, (lo, hi) in surrogate_conditions(self.surrogate).items():
+                fields[c] = np.full(self.events, float(params[c])) if c in params else rng.uniform(lo, hi, self.events)
+            conditions = point_dir / CONDITIONS_FILE
+            write_events(conditions, make_events(np.zeros(self.events, np.int64),
+                                                 {k: np.zeros(0) for k in MOMENTUM_FIELDS}, **fields))
+            sample_pipeline(self.surrogate, out=events, like=conditions, n_steps=self.ode_steps,
+                            chunk_events=self.chunk_events, seed=int(sample.generate_state(1)[0]), progress=False)
+        return observe_point(point_dir, self.centrality_classes, self.keep_events)
 
 
 def observable_rows(payload: dict) -> list[dict]:
@@ -134,12 +237,14 @@ def _point_text(point: dict) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in point.items())
 
 
-def simulate_design(design: str | os.PathLike | Design, out: str | os.PathLike, *, model: str = "hydro",
+def simulate_design(design: str | os.PathLike | Design, out: str | os.PathLike, *, model: str = "blastwave",
                     system: str = "PbPb", sqrts: float = 2760.0, events: int = 500, seed: int = 0,
                     workers: int | None = None, scheduler: str | None = None, centrality_classes=None,
                     keep_events: bool = True, progress: bool = True,
-                    connect_timeout: float = CONNECT_TIMEOUT) -> CampaignSummary:
-    """``qcdgen infer simulate``: the heavy-ion generator at every design point, on Dask."""
+                    connect_timeout: float = CONNECT_TIMEOUT, surrogate: str | os.PathLike | None = None,
+                    ) -> CampaignSummary:
+    """``qcdgen infer simulate``: the heavy-ion generator (or, ``model="surrogate"``, the trained
+    surrogate in ``surrogate``) at every design point, on Dask."""
     from qcdgen.checks import check_positive_int
 
     if not isinstance(design, Design):
@@ -147,11 +252,17 @@ def simulate_design(design: str | os.PathLike | Design, out: str | os.PathLike, 
     events = check_positive_int(events, "--events")
     if events < 2:
         raise InputError(f"--events must be >= 2 (observables need errors), got {events}")
-    if model not in ("hydro", "angantyr"):
-        raise InputError(f"--model must be one of hydro, angantyr, got {model!r}")
+    if model not in ("hydro", "blastwave", "angantyr", "surrogate"):
+        raise InputError(f"--model must be one of hydro, blastwave, angantyr, surrogate, got {model!r}")
+    if (model == "surrogate") != (surrogate is not None):
+        raise InputError("--surrogate S.pt goes with --model surrogate (and --model surrogate needs it)")
     classes = tuple(tuple(float(v) for v in c) for c in (centrality_classes or ALICE_CLASSES))
-    sim = HeavyIonSimulator(model=model, system=system, sqrts=float(sqrts), events=events,
-                            centrality_classes=classes, keep_events=keep_events)
+    if model == "surrogate":
+        sim = SurrogateSimulator(surrogate=str(Path(surrogate).resolve()), events=events,
+                                 centrality_classes=classes, keep_events=keep_events)
+    else:
+        sim = HeavyIonSimulator(model=model, system=system, sqrts=float(sqrts), events=events,
+                                centrality_classes=classes, keep_events=keep_events)
     sim.check(design)
     return run_campaign(design, sim, out, seed=seed, workers=workers, scheduler=scheduler, progress=progress,
                         connect_timeout=connect_timeout)

@@ -363,8 +363,9 @@ class EmulatorValidation:
         z = self.z
         for a, p in enumerate(self.points):
             for j, (obs, cls) in enumerate(self.keys):
-                lines.append(f"{int(p)},{int(self.fold[a])},\"{obs}\",{cls},{self.simulated[a, j]!r},"
-                             f"{self.predicted[a, j]!r},{self.std[a, j]!r},{z[a, j]!r}")
+                numbers = (self.simulated[a, j], self.predicted[a, j], self.std[a, j], z[a, j])
+                lines.append(f"{int(p)},{int(self.fold[a])},\"{obs}\",{cls},"
+                             + ",".join(repr(float(v)) for v in numbers))
         return "\n".join(lines) + "\n"
 
 

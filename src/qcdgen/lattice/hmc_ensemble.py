@@ -17,7 +17,6 @@ stopped (same seed and parameters → bit-identical result, interrupted or not):
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,11 +25,12 @@ import numpy as np
 import torch
 
 from qcdgen.errors import InputError, NaNError
-from qcdgen.io import Ensemble, check_writable, load_matching_checkpoint, save_checkpoint, write_ensemble
+from qcdgen.io import Ensemble, write_ensemble
 from qcdgen.io.checkpoint import default_checkpoint_path  # noqa: F401 (also imported from here)
 from qcdgen.lattice.actions import Phi4Action
+from qcdgen.lattice.phased_run import checkpoint_paths, drive_phases
 from qcdgen.mcmc import HMC, DualAveraging, FourierKinetic
-from qcdgen.runtime import CheckpointedLoop, make_generator, resolve_device, threaded
+from qcdgen.runtime import make_generator, resolve_device, threaded
 from qcdgen.stats import Estimate, gamma_method
 
 CHECKPOINT_KIND = "hmc-ensemble"
@@ -260,29 +260,11 @@ def generate_hmc_ensemble(out: str | Path, settings: HMCSettings, checkpoint: st
     removed once the ensemble is written. ``stop_after`` interrupts after that many
     trajectories (used by the resume tests) as a Ctrl-C would.
     """
-    out = check_writable(out, "ensemble")
-    ckpt_path = Path(checkpoint) if checkpoint is not None else default_checkpoint_path(out)
-    check_writable(ckpt_path, "checkpoint")
+    out, ckpt_path = checkpoint_paths(out, checkpoint)
     run = _Run(settings)
-    if resume and ckpt_path.exists():
-        run.load_state_dict(load_matching_checkpoint(ckpt_path, CHECKPOINT_KIND, "settings", asdict(settings)))
-
-    loop = CheckpointedLoop(lambda: save_checkpoint(ckpt_path, run.state_dict()), run.phase,
-                            total=run.phase_length(), completed=run.done, progress=progress,
-                            seconds=checkpoint_seconds, stop_after=stop_after)
-    with loop:
-        while True:
-            if run.done >= run.phase_length():
-                if run.phase == "production":
-                    break
-                run.advance_phase()
-                loop.relabel(run.phase, run.phase_length(), run.done)
-                continue
-            t0 = time.perf_counter()
-            run.step_phase()
-            run.seconds[run.phase] += time.perf_counter() - t0
-            loop.step(status=f"dt={run.hmc.dt:.3g} n={run.hmc.n_steps}")
-
+    drive_phases(run, ckpt_path, CHECKPOINT_KIND, asdict(settings),
+                 lambda r: f"dt={r.hmc.dt:.3g} n={r.hmc.n_steps}", progress=progress,
+                 checkpoint_seconds=checkpoint_seconds, stop_after=stop_after, resume=resume)
     result = _summarise(run)
     write_ensemble(out, _to_ensemble(run, result))
     ckpt_path.unlink(missing_ok=True)

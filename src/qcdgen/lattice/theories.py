@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from qcdgen.errors import InputError
 
-THEORIES = ("phi4", "u1")
+THEORIES = ("phi4", "u1", "xy")
 
 
 def action_from_dict(attrs: dict):
@@ -24,6 +24,10 @@ def action_from_dict(attrs: dict):
         from qcdgen.lattice.u1.action import U1Action
 
         return U1Action.from_dict(attrs)
+    if kind == "xy":
+        from qcdgen.lattice.xy.action import XYAction
+
+        return XYAction.from_dict(attrs)
     raise InputError(f"unknown action {kind!r}; qcdgen knows {', '.join(THEORIES)}")
 
 
@@ -33,6 +37,10 @@ def measure_field(field, action, chains=None) -> dict:
         from qcdgen.lattice.u1.observables import measure_u1
 
         return measure_u1(field, action, chains=chains)
+    if getattr(action, "to_dict")().get("action") == "xy":
+        from qcdgen.lattice.xy.observables import measure_xy
+
+        return measure_xy(field, action, chains=chains)
     from qcdgen.lattice.observables import measure
 
     return measure(field, action, chains=chains)

@@ -140,6 +140,11 @@ def validate_ensembles(generated: str | Path, reference: str | Path, training: s
 
         info = _info(generated, reference, gen.attrs, ref.attrs, gen.n_configs, ref.n_configs)
         return validate_u1(gen, ref, generated, reference, info, max_abs_pull=max_abs_pull, device=device)
+    if action.to_dict()["action"] == "xy":
+        from qcdgen.lattice.xy.validation import validate_xy
+
+        info = _info(generated, reference, gen.attrs, ref.attrs, gen.n_configs, ref.n_configs)
+        return validate_xy(gen, ref, generated, reference, info, max_abs_pull=max_abs_pull, device=device)
     gen_phi, ref_phi = gen.field(device), ref.field(device)
     gen_est = measure(gen_phi, action, chains=gen.chain)
     ref_est = measure(ref_phi, action, chains=ref.chain)

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from qcdgen.io.atomic import atomic_path
+from qcdgen.report.plots import save_figure
 
 __all__ = ["draw_potential_panel", "potential_figure", "write_potential_plot"]
 
@@ -77,10 +77,4 @@ def write_potential_plot(fit, path: str | os.PathLike, *, truth=None, truth_imag
     """PNG of a :class:`~qcdgen.inverse.schrodinger.potential.PotentialFit`, written atomically."""
     fig = potential_figure(fit.r, *fit.V, probed=fit.probed, energies=fit.levels.E, W=fit.W, truth=truth,
                            truth_imag=truth_imag, title=title)
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi)
-    finally:
-        fig.clear()
-    return path
+    return save_figure(fig, path, dpi=dpi)

@@ -19,6 +19,7 @@ _LOCATIONS = {
     "ValidationTable": "compare",
     "compare": "compare",
     "Estimate": "estimate",
+    "sample_cumulants": "cumulants",
     "bin_data": "resampling",
     "blocking_error": "resampling",
     "jackknife": "resampling",

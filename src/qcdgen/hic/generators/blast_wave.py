@@ -30,12 +30,17 @@ __all__ = ["BlastWaveCells", "sample_momenta", "juttner_inverse_cdf"]
 
 
 @lru_cache(maxsize=1024)
-def juttner_inverse_cdf(mass: float, T: float, n_grid: int = 2048):
+def juttner_inverse_cdf(mass: float, T: float, n_grid: int = 2048, statistics: int = 0):
     """(quantiles, momenta) tabulating the inverse CDF of p² exp(−√(p²+m²)/T) dp (cached per species and T;
-    the arrays are shared, do not modify them)."""
+    the arrays are shared, do not modify them). ``statistics`` +1 / −1 tabulates the Bose / Fermi
+    p² dp/(exp(E/T) ∓ 1) instead (0, the default: Boltzmann)."""
     p_max = 30.0 * T + 5.0 * np.sqrt(mass * T) + 1e-9
     p = np.linspace(0.0, p_max, n_grid)
-    pdf = p ** 2 * np.exp(-(np.sqrt(p ** 2 + mass ** 2) - mass) / T)
+    energy = np.sqrt(p ** 2 + mass ** 2)
+    pdf = p ** 2 * np.exp(-(energy - mass) / T)
+    if statistics:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pdf = np.nan_to_num(pdf / (1.0 - statistics * np.exp(-energy / T)))
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(p))])
     cdf /= cdf[-1]
     return cdf, p

@@ -31,7 +31,7 @@ from qcdgen.hic.generators.decays import decay_all
 from qcdgen.hic.generators.hadron_gas import HBARC, HadronGas
 from qcdgen.hic import species
 
-__all__ = ["HydroInspiredSettings", "HydroInspiredGenerator"]
+__all__ = ["HydroInspiredSettings", "HydroInspiredGenerator", "sample_resonance_masses"]
 
 REFERENCE_SQRTS = 2760.0
 
@@ -101,7 +101,7 @@ class HydroInspiredSettings:
 class HydroInspiredGenerator:
     """Generate events in chunks: ``gen.generate(n, rng) -> (events, geometry)``."""
 
-    name = "hydro"
+    name = "blastwave"
 
     def __init__(self, settings: HydroInspiredSettings | None = None, **overrides):
         settings = settings or HydroInspiredSettings()
@@ -163,31 +163,44 @@ class HydroInspiredGenerator:
                                harmonics=s.harmonics, y_max=s.y_max)
         # the rest-frame tables are per species at its pole mass; a Breit–Wigner mass shifts E* only
         p, e, x = sample_momenta(owner, masses, spec, self.masses, s.T_kin, cells, rng, positions=s.positions)
-        codes, p, e, m, owner, x = decay_all(self.codes[spec], p, e, masses, owner, rng, positions=x)
-        order = np.argsort(owner, kind="stable")
-        codes, p, e, m, owner = codes[order], p[order], e[order], m[order], owner[order]
-        particles = {"px": p[:, 0], "py": p[:, 1], "pz": p[:, 2], "E": e, "mass": m,
-                     "pdg": codes, "charge": species.charge(codes)}
-        if x is not None:
-            x = x[order]
-            particles |= {"t": x[:, 0], "x": x[:, 1], "y": x[:, 2], "z": x[:, 3]}
-        per_event = np.bincount(owner, minlength=n_events)
-        events = make_events(per_event, particles, b=states.b, npart=states.npart, ncoll=states.ncoll,
-                             centrality=self.centrality_of(states.b), **self.settings.conditions())
+        decayed = decay_all(self.codes[spec], p, e, masses, owner, rng, positions=x)
+        events = events_from_hadrons(*decayed, n_events, states, self.centrality_of(states.b),
+                                     self.settings.conditions())
         return events, states
 
     def _sample_masses(self, spec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Pole masses; broad resonances (Γ > 10 MeV) from a Breit–Wigner cut at the decay threshold."""
-        m = self.masses[spec].copy()
-        broad = np.flatnonzero(self.widths > 0.01)
-        for s_idx in broad:
-            sel = np.flatnonzero(spec == s_idx)
-            if len(sel) == 0:
-                continue
-            m0, g = self.masses[s_idx], self.widths[s_idx]
-            lo = max(self._thresholds[s_idx] + 1e-3, m0 - 2 * g)
-            hi = m0 + 2 * g
-            # inverse CDF of the Cauchy distribution restricted to [lo, hi]
-            a, b = np.arctan(2 * (lo - m0) / g), np.arctan(2 * (hi - m0) / g)
-            m[sel] = m0 + 0.5 * g * np.tan(rng.uniform(a, b, len(sel)))
-        return m
+        return sample_resonance_masses(spec, self.masses, self.widths, self._thresholds, rng)
+
+
+def sample_resonance_masses(spec: np.ndarray, masses: np.ndarray, widths: np.ndarray, thresholds: np.ndarray,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Pole masses ``masses[spec]``; broad resonances (Γ > 10 MeV) from a Breit–Wigner in
+    [max(threshold + 1 MeV, m0 − 2Γ), m0 + 2Γ] (thresholds: lightest decay channel, per species)."""
+    m = masses[spec].copy()
+    broad = np.flatnonzero(widths > 0.01)
+    for s_idx in broad:
+        sel = np.flatnonzero(spec == s_idx)
+        if len(sel) == 0:
+            continue
+        m0, g = masses[s_idx], widths[s_idx]
+        lo = max(thresholds[s_idx] + 1e-3, m0 - 2 * g)
+        hi = m0 + 2 * g
+        # inverse CDF of the Cauchy distribution restricted to [lo, hi]
+        a, b = np.arctan(2 * (lo - m0) / g), np.arctan(2 * (hi - m0) / g)
+        m[sel] = m0 + 0.5 * g * np.tan(rng.uniform(a, b, len(sel)))
+    return m
+
+
+def events_from_hadrons(codes, p, e, m, owner, x, n_events: int, states, centrality, conditions: dict):
+    """Events from the final hadrons of a batch (after :func:`~.decays.decay_all`): sorted by owning event,
+    with charge from the PDG code, emission points if ``x`` is given, the initial state's b/Npart/Ncoll,
+    the centrality and the generator's ``conditions`` as event fields."""
+    order = np.argsort(owner, kind="stable")
+    codes, p, e, m, owner = codes[order], p[order], e[order], m[order], owner[order]
+    particles = {"px": p[:, 0], "py": p[:, 1], "pz": p[:, 2], "E": e, "mass": m,
+                 "pdg": codes, "charge": species.charge(codes)}
+    if x is not None:
+        x = x[order]
+        particles |= {"t": x[:, 0], "x": x[:, 1], "y": x[:, 2], "z": x[:, 3]}
+    return make_events(np.bincount(owner, minlength=n_events), particles, b=states.b, npart=states.npart,
+                       ncoll=states.ncoll, centrality=centrality, **conditions)

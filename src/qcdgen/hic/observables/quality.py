@@ -36,7 +36,7 @@ Minimum numbers of events (:func:`min_events`):
   is the difference of two nearly equal numbers (v_n{4}⁴ = ⟨v²⟩² − Var(v²), and Var(v²) is
   a large part of ⟨v²⟩² in heavy-ion collisions), so its relative error is several times the
   relative spread of v_n² per event over sqrt(N). Measured on ``qcdgen hic generate --model
-  hydro`` events: σ(c_2{4})/|c_2{4}| ≈ 1–1.5 with ~30 events in 0–5 % and 5–10 %, and
+  blastwave`` events: σ(c_2{4})/|c_2{4}| ≈ 1–1.5 with ~30 events in 0–5 % and 5–10 %, and
   0.3–0.4 with 60–70 events in 20–50 %; below ~50 events a 4th root of c_n{4} is rarely a
   measurement (where it still is not, the significance test below flags it).
 - :data:`MIN_EVENTS_SIX` = 100 for c_n{6}, c_n{8}, v_n{6}, v_n{8} and ρ_n with its

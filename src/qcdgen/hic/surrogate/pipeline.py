@@ -61,7 +61,9 @@ def _data_metadata(tensors: EventTensors, scaler: ConditionScaler, files: Sequen
     return {"vocabulary": tensors.vocabulary.to_dict(), "scaler": scaler.to_dict(),
             "conditions": list(tensors.condition_names), "eta_max": tensors.eta_max,
             "files": [str(Path(f).resolve()) for f in files], "events": tensors.n_events,
-            "mean_multiplicity": float(tensors.n.double().mean())}
+            "mean_multiplicity": float(tensors.n.double().mean()),
+            "condition_ranges": {n: [float(c.min()), float(c.max())] for n, c in
+                                 zip(tensors.condition_names, tensors.conditions.double().T) if len(c)}}
 
 
 def _files(files) -> list[str]:

@@ -115,7 +115,7 @@ class CompareSettings:
             raise InputError(f"--lam must be a finite number >= 0, got {self.lam!r}")
         if isinstance(self.dim, bool) or not isinstance(self.dim, int) or not 1 <= self.dim <= 3:
             raise InputError(f"--dim must be 1, 2 or 3 (the flow and path networks), got {self.dim!r}")
-        known = HMC_SAMPLERS + study_samplers()
+        known = HMC_SAMPLERS + study_samplers(optional=True)
         samplers = _check_list(self.samplers, "--samplers", f"samplers from {', '.join(known)}")
         unknown = [s for s in samplers if s not in known]
         if unknown:

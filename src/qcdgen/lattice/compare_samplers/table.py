@@ -108,7 +108,8 @@ class SamplerStudy:
 
     def format(self) -> str:
         """Plain-text table, one line per sampler × L × κ; '~' marks an approximate Metropolis step."""
-        header = (f"{'sampler':<10} {'L':>3} {'kappa':>6} {'train s':>8} {'cfg/s':>9} {'acceptance':>14} "
+        w = max([10] + [len(r.sampler) + 1 for r in self.rows])  # + 1: the '~' mark
+        header = (f"{'sampler':<{w}} {'L':>3} {'kappa':>6} {'train s':>8} {'cfg/s':>9} {'acceptance':>14} "
                   f"{'ESS/N':>6} {'tau_int(|M|)':>15} {'s/indep cfg':>19} {'payoff':>9} {'log Z':>19} "
                   f"{'N_ind':>7} {'|pull|':>6} {'valid':>5}")
         lines = [header, "-" * len(header)]
@@ -128,7 +129,7 @@ class SamplerStudy:
             n_ind = r.independent_configs
             n_ind_text = "nan" if not math.isfinite(n_ind) else f"{n_ind:.0f}" + ("!" if n_ind < RELIABLE_INDEPENDENT else "")
             lines.append(
-                f"{name:<10} {r.size:>3} {r.kappa:>6.3f} {train:>8} {r.configs_per_second:>9.4g} "
+                f"{name:<{w}} {r.size:>3} {r.kappa:>6.3f} {train:>8} {r.configs_per_second:>9.4g} "
                 f"{_pm(r.acceptance, r.acceptance_error, '.3f'):>14} {ess:>6} "
                 f"{_pm(r.tau_int, r.tau_int_error, '.2f'):>15} {_pm(r.cost, r.cost_error, '.2e'):>19} "
                 f"{payoff:>9} {log_z:>19} {n_ind_text:>7} {pull:>6} {valid:>5}")

@@ -1,0 +1,88 @@
+"""Israel–Stewart (conformal DNMR, 14-moment) shear relaxation in Milne coordinates.
+
+    τ_π Δ^{μν}_{αβ} D π^{αβ} + π^{μν} = 2η σ^{μν} − (4/3) τ_π π^{μν} θ,
+
+τ_π = b_π η/(e + p) with b_π = 5 by default, η = (η/s)(T) s, s = (e + p)/T. Boost invariance
+(u^η = 0) makes the transverse components free of Christoffel terms,
+Δ^{μν}_{αβ}Dπ^{αβ} = Dπ^{μν} + (u^μ π^{νλ} + u^ν π^{μλ}) Du_λ, and the evolved variables
+τπ^{ij} (i, j ∈ {x, y}) obey
+
+    ∂_τ(τπ^{ij}) + ∂_k(τ v^k π^{ij}) = π^{ij} + τ π^{ij} ∂_k v^k
+        + (τ/u^τ) [ −(π^{ij} − 2ησ^{ij})/τ_π − (4/3) π^{ij} θ − (u^i π^{jλ} + u^j π^{iλ}) Du_λ ],
+
+where 2η/τ_π = 2(e + p)/b_π. Kinematics: θ = ∂_τ u^τ + ∂_x u^x + ∂_y u^y + u^τ/τ,
+Du^μ = u^τ ∂_τ u^μ + u^k ∂_k u^μ, σ^{ij} = −½(∂_i u^j + ∂_j u^i) − ½(u^i Du^j + u^j Du^i)
+− ⅓(g^{ij} − u^i u^j) θ with g^{xx} = g^{yy} = −1. Spatial derivatives are central differences,
+∂_τ u^μ a backward difference over the last step (as in MUSIC).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from qcdgen.hic.hydro.eos import HBARC
+from qcdgen.hic.hydro.kt import pad_edge
+from qcdgen.hic.hydro.state import full_shear
+
+__all__ = ["central_diff", "shear_source", "regulate_shear"]
+
+
+def central_diff(f, dx, dim):
+    """(f_{i+1} − f_{i−1}) / 2Δx along ``dim`` with edge-copy boundaries."""
+    fp = pad_edge(f, 1, dim)
+    n = f.shape[dim]
+    return (fp.narrow(dim, 2, n) - fp.narrow(dim, 0, n)) / (2.0 * dx)
+
+
+def shear_source(W, dtu, tau, dx, eos, eta_s, b_pi: float, milne: bool = True):
+    """Source of the τπ^{ij} equations (channels 3, 4, 5) at cell centres.
+
+    ``dtu`` = (∂_τu^τ, ∂_τu^x, ∂_τu^y), each [B, nx, ny]. With ``milne=False`` the Cartesian
+    (t, x, y) equations ∂_t π^{ij} + ∂_k(v^k π^{ij}) = π^{ij}∂_k v^k + [...]/u^t are used.
+    """
+    e, ux, uy, pxx, pxy, pyy = (W[:, k] for k in range(6))
+    p = eos.pressure(e)
+    w = e + p
+    u0 = torch.sqrt(1.0 + ux * ux + uy * uy)
+    d0u0, d0ux, d0uy = dtu
+    dxu0, dxux, dxuy = (central_diff(f, dx, -2) for f in (u0, ux, uy))
+    dyu0, dyux, dyuy = (central_diff(f, dx, -1) for f in (u0, ux, uy))
+    theta = d0u0 + dxux + dyuy + (u0 / tau if milne else 0.0)
+    Du0 = u0 * d0u0 + ux * dxu0 + uy * dyu0
+    Dux = u0 * d0ux + ux * dxux + uy * dyux
+    Duy = u0 * d0uy + ux * dxuy + uy * dyuy
+    third = theta / 3.0
+    sxx = -dxux - ux * Dux + (1.0 + ux * ux) * third
+    syy = -dyuy - uy * Duy + (1.0 + uy * uy) * third
+    sxy = -0.5 * (dxuy + dyux) - 0.5 * (ux * Duy + uy * Dux) + ux * uy * third
+    divv = central_diff(ux / u0, dx, -2) + central_diff(uy / u0, dx, -1)
+
+    ptt, ptx, pty, _ = full_shear(ux, uy, pxx, pxy, pyy)
+    Ax = ptx * Du0 - pxx * Dux - pxy * Duy          # π^{xλ} Du_λ
+    Ay = pty * Du0 - pxy * Dux - pyy * Duy          # π^{yλ} Du_λ
+    T_fm = eos.temperature(e) / HBARC               # fm⁻¹
+    es = eta_s(T_fm * HBARC) if callable(eta_s) else eta_s
+    inv_tpi = T_fm / (b_pi * es)                    # 1/τ_π
+    two_eta_over_tpi = 2.0 * w / b_pi               # 2η/τ_π
+    wt = tau if milne else 1.0
+    fac = wt / u0
+    out = []
+    for pij, sij, proj in ((pxx, sxx, 2.0 * ux * Ax), (pxy, sxy, ux * Ay + uy * Ax),
+                           (pyy, syy, 2.0 * uy * Ay)):
+        rhs = -pij * inv_tpi + two_eta_over_tpi * sij - (4.0 / 3.0) * pij * theta - proj
+        out.append((pij if milne else 0.0) + wt * pij * divv + fac * rhs)
+    return torch.stack(out, dim=1)
+
+
+def regulate_shear(W, eos, max_ratio: float = 1.0):
+    """Scale π^{ij} so that √(π_{μν}π^{μν}) ≤ max_ratio · √(e² + 3p²) (dilute-edge regulator)."""
+    e, ux, uy, pxx, pxy, pyy = (W[:, k] for k in range(6))
+    ptt, ptx, pty, pee = full_shear(ux, uy, pxx, pxy, pyy)
+    norm2 = ptt ** 2 + pxx ** 2 + pyy ** 2 + 2 * pxy ** 2 + pee ** 2 - 2 * ptx ** 2 - 2 * pty ** 2
+    p = eos.pressure(e)
+    ref = max_ratio * torch.sqrt(e * e + 3 * p * p)
+    norm = torch.sqrt(torch.clamp(norm2, min=0.0))
+    scale = torch.where(norm > ref, ref / torch.clamp(norm, min=1e-300), torch.ones_like(norm))
+    W = W.clone()
+    W[:, 3:6] = W[:, 3:6] * scale.unsqueeze(1)
+    return W, scale
