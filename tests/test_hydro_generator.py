@@ -92,7 +92,7 @@ def _energy_fraction(gen, rng, repeats=12):
     flux = surface_energy_momentum_flux(surface_from_hydro(res, s.T_sw, event=0), gen.eos)[0]
     tot = []
     for _ in range(repeats):
-        smp = gen._particlize(res, 0, 0, rng)
+        smp = gen._sample(gen._surface(res, 0, 0), rng)
         mt = np.sqrt(smp.E ** 2 - smp.p[:, 2] ** 2)
         tot.append(np.sum(mt * np.cosh(np.arctanh(smp.p[:, 2] / smp.E) - smp.eta_s)) / (2 * s.y_max))
     return np.mean(tot) / flux, np.std(tot) / np.sqrt(repeats) / flux

@@ -27,6 +27,12 @@ def register(commands) -> None:
     gen.add_argument("--centrality", default=None, help="centrality class LO-HI in percent, e.g. 0-10 (default minimum bias)")
     gen.add_argument("--positions", action="store_true", help="also store emission points t,x,y,z (hydro, blastwave)")
     gen.add_argument("--chunk-events", type=int, default=100, help="events per chunk / resume unit (default 100)")
+    gen.add_argument("--eos", choices=["lattice", "first_order", "conformal"], default=None,
+                     help="hydro equation of state (default lattice: HotQCD + hadron gas; first_order: bag model, Tc 170 MeV)")
+    gen.add_argument("--oversample", type=int, default=None,
+                     help="(initial profile, final state) pairs: also write each event's charged dN/(dy pT dpT dphi) "
+                          "averaged over K extra particlizations of the same fluid to OUT.profiles.h5 (hydro, blastwave; "
+                          "blastwave writes profiles only when this is given)")
     options.add_run_options(gen, seed=False, device=False)
 
     observe = options.add_command(sub, "observe", run_observe,
@@ -96,6 +102,10 @@ def register(commands) -> None:
     convert.add_argument("--format", default=None, help="input format (default: detected from the header)")
     options.add_run_options(convert, seed=False, device=False)
 
+    from qcdgen.cli import hic_conditional
+
+    hic_conditional.register(sub)
+
 
 def _centrality(text):
     if text is None:
@@ -121,18 +131,24 @@ def run_generate(args) -> int:
 
     settings = {"system": args.system, "sqrts": args.sqrts, "centrality": _centrality(args.centrality)}
     if args.model in ("hydro", "blastwave"):
-        settings |= {"positions": args.positions, "beta2": args.beta2}
+        settings |= {"positions": args.positions, "beta2": args.beta2, "oversample": args.oversample}
+        if args.eos is not None and args.model != "hydro":
+            raise InputError("--eos is a hydro option (--model hydro)")
+        if args.eos is not None:
+            settings["eos"] = args.eos
         if args.eta_s is not None:
             settings["eta_s"] = args.eta_s
     else:
-        settings |= {"eta_s": args.eta_s, "beta2": args.beta2, "positions": args.positions or None}
+        settings |= {"eta_s": args.eta_s, "beta2": args.beta2, "positions": args.positions or None,
+                     "oversample": args.oversample, "eos": args.eos}
     summary = generate_to_file(args.out, model=args.model, n_events=args.events, seed=args.seed,
                                chunk_events=args.chunk_events, progress=not args.no_progress, **settings)
     resumed = f" ({summary.resumed_chunks} chunks resumed)" if summary.resumed_chunks else ""
     print(f"wrote {summary.n_events} {args.model} events to {summary.path}{resumed}: "
           f"{summary.events_per_second:.1f} events/s, mean multiplicity {summary.mean_multiplicity:.0f}")
     if summary.sidecar is not None:
-        print(f"initial entropy profiles (keyed by event_id = row) in {summary.sidecar}")
+        print(f"initial entropy profiles{' and spectra' if args.oversample else ''} (keyed by event_id = row) "
+              f"in {summary.sidecar}")
     return 0
 
 

@@ -104,7 +104,7 @@ def generate_to_file(out: str | Path, model: str = "blastwave", n_events: int = 
             size = min(chunk_events, n_events - i * chunk_events)
             rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
             events, states = gen.generate(size, rng)
-            if hasattr(gen, "sidecar"):
+            if getattr(gen, "writes_sidecar", False):
                 _write_sidecar(parts / f"{i:06d}.h5", gen.sidecar(states), i * chunk_events)
             write_events(parts / f"{i:06d}.parquet", events, row_group_events=chunk_events)
             made += size
@@ -118,7 +118,7 @@ def generate_to_file(out: str | Path, model: str = "blastwave", n_events: int = 
             for chunk in iter_events(parts / f"{i:06d}.parquet"):
                 writer.write(chunk)
     side = None
-    if hasattr(gen, "sidecar"):
+    if getattr(gen, "writes_sidecar", False):
         side = sidecar_path(out)
         _merge_sidecars([parts / f"{i:06d}.h5" for i in range(n_chunks)], side)
     shutil.rmtree(parts)

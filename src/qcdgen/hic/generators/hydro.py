@@ -31,7 +31,10 @@ import numpy as np
 
 from qcdgen.errors import InputError
 
-__all__ = ["HydroSettings", "HydroGenerator", "downsample_profiles"]
+__all__ = ["HydroSettings", "HydroGenerator", "downsample_profiles", "EOS_CHOICES"]
+
+#: the equations of state of the generator (the sidecar's ``eos`` code is the index)
+EOS_CHOICES = ("lattice", "first_order", "conformal")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ class HydroSettings:
     profile_n: int = 64             # sidecar profile cells per side
     profile_max: float = 10.0       # sidecar window half-width
     positions: bool = False
-    eos: str = "lattice"            # "lattice" (HotQCD + the sampler's HRG) or "conformal"
+    eos: str = "lattice"            # "lattice" (HotQCD + the sampler's HRG), "conformal" or "first_order"
+    oversample: int = 0             # extra Cooper-Frye samples per event for the sidecar's smooth spectrum
     trento: dict = field(default_factory=dict)
 
     def check(self) -> "HydroSettings":
@@ -82,8 +86,10 @@ class HydroSettings:
                 raise InputError(f"eta_s must be a number or an EtaOverS, got {self.eta_s!r}")
         elif not (isinstance(self.eta_s, (int, float)) and 0.0 <= self.eta_s <= 1.0):
             raise InputError(f"--eta-s must be in [0, 1], got {self.eta_s}")
-        if self.eos not in ("lattice", "conformal"):
-            raise InputError(f"eos must be 'lattice' or 'conformal', got {self.eos!r}")
+        if self.eos not in EOS_CHOICES:
+            raise InputError(f"--eos must be one of {', '.join(EOS_CHOICES)}, got {self.eos!r}")
+        if int(self.oversample) != self.oversample or self.oversample < 0:
+            raise InputError(f"--oversample must be an integer >= 0, got {self.oversample}")
         if self.eos == "lattice" and self.T_sw > 0.155:
             raise InputError(f"T_sw = {self.T_sw} GeV is above 0.155 GeV, where the lattice EoS stops being "
                              "the sampler's hadron gas; energy would not be conserved at particlization")
@@ -156,9 +162,15 @@ class HydroGenerator:
         s = self.settings
         self.species = thermal_species(s.T_sw, statistics="quantum")
         self._thresholds = np.array([threshold(int(c)) for c in self.species.codes])
+        g_eff = self.species.energy_density * 30.0 * HBARC ** 3 / (math.pi ** 2 * s.T_sw ** 4)
         if s.eos == "conformal":
-            g_eff = self.species.energy_density * 30.0 * HBARC ** 3 / (math.pi ** 2 * s.T_sw ** 4)
             self.eos = ConformalEOS(g=g_eff)
+        elif s.eos == "first_order":
+            # bag model (EOS-Q style): a massless hadron gas with e matched to the sampler's HRG at T_sw,
+            # a Maxwell mixed phase at Tc = 0.17 GeV and a QGP above (latent heat 4B)
+            from qcdgen.hic.hydro.eos import FirstOrderEOS
+
+            self.eos = FirstOrderEOS(Tc=0.17, g_h=g_eff)
         else:
             self.eos = get_eos("lattice")
         self.n_grid = 2 * int(math.ceil(s.half_width() / s.dx))
@@ -209,30 +221,54 @@ class HydroGenerator:
         states.profiles = None
         e0 = self.energy_density(s0 / s.tau0)
         cols = {k: [] for k in ("spec", "p", "E", "m", "owner", "x")}
+        extra = {k: [] for k in ("spec", "p", "E", "m", "owner")}
         for start in range(0, n_events, s.batch):
             stop = min(start + s.batch, n_events)
             res = self._evolve(e0[start:stop], start)
             for j in range(stop - start):
-                sample = self._particlize(res, j, start + j, rng)
-                cols["spec"].append(sample.species)
-                cols["p"].append(sample.p)
-                cols["E"].append(sample.E)
-                cols["m"].append(sample.mass)
-                cols["x"].append(sample.x)
-                cols["owner"].append(np.full(len(sample), start + j))
+                surf = self._surface(res, j, start + j)
+                for k in range(1 + int(s.oversample)):
+                    sample = self._sample(surf, rng)
+                    dest = cols if k == 0 else extra
+                    dest["spec"].append(sample.species)
+                    dest["p"].append(sample.p)
+                    dest["E"].append(sample.E)
+                    dest["m"].append(sample.mass)
+                    dest["owner"].append(np.full(len(sample), start + j))
+                    if k == 0:
+                        cols["x"].append(sample.x)
             del res
         spec, p, e, m, owner, x = (np.concatenate(cols[k]) for k in ("spec", "p", "E", "m", "owner", "x"))
         from qcdgen.hic.generators.hydro_inspired import events_from_hadrons
 
         decayed = decay_all(self.species.codes[spec], p, e, m, owner, rng, positions=x if s.positions else None)
+        if s.oversample:
+            states.sidecar["spectrum"] = self._oversampled_spectra(extra, n_events, rng)
         events = events_from_hadrons(*decayed, n_events, states, self.centrality_of(states.b), s.conditions())
         return events, states
+
+    def _oversampled_spectra(self, extra: dict, n_events: int, rng) -> np.ndarray:
+        """dN/(dy pT dpT dφ) of charged hadrons (after decays) averaged over the extra samples."""
+        from qcdgen.hic.generators.decays import decay_all
+        from qcdgen.hic.observables.spectrum2d import charged_spectra
+        from qcdgen.hic.species import charge
+
+        spec, p, e, m, owner = (np.concatenate(extra[k]) for k in ("spec", "p", "E", "m", "owner"))
+        codes, p, e, _, owner, _ = decay_all(self.species.codes[spec], p, e, m, owner, rng)
+        return charged_spectra(charge(codes), p[:, 0], p[:, 1], p[:, 2], e, owner, n_events,
+                               oversample=self.settings.oversample)
+
+    writes_sidecar = True
 
     def sidecar(self, states) -> dict:
         """Per-event arrays for the sidecar file, with their attributes."""
         s = self.settings
+        from qcdgen.hic.observables.spectrum2d import PHI_EDGES, PT_EDGES, Y_MAX
+
         return {"arrays": states.sidecar,
-                "attrs": {"entropy_profile": f"dS/deta_s d^2x at tau0 (fm^-2) = {self.norm:.6g} * TRENTo T_R",
+                "attrs": {"oversample": int(s.oversample), "eos": s.eos, "pt_edges": PT_EDGES, "phi_edges": PHI_EDGES,
+                          "spectrum": f"charged dN/(dy pT dpT dphi) (GeV^-2), |y| < {Y_MAX}, mean of oversample samples",
+                          "entropy_profile": f"dS/deta_s d^2x at tau0 (fm^-2) = {self.norm:.6g} * TRENTo T_R",
                           "window_fm": [-s.profile_max, s.profile_max], "cells": int(s.profile_n),
                           "cell_centres_fm": f"-{s.profile_max:g} + (i + 0.5) * {2 * s.profile_max / s.profile_n:g}",
                           "axes": "[event, x, y]"}}
@@ -249,9 +285,8 @@ class HydroGenerator:
             raise InputError(f"hydro blew up in event {first_event + exc.event} of this chunk at "
                              f"tau = {exc.tau:.3f} fm; try a smaller dx") from None
 
-    def _particlize(self, res, j, event, rng):
-        from qcdgen.hic.generators.hydro_inspired import sample_resonance_masses
-        from qcdgen.hic.hydro.cooper_frye import sample_cooper_frye
+    def _surface(self, res, j, event):
+        """The T = T_sw surface of event j of a hydro batch (checked to close inside grid and time)."""
         from qcdgen.hic.hydro.freezeout import surface_from_hydro
 
         s = self.settings
@@ -264,6 +299,14 @@ class HydroGenerator:
         surf = surface_from_hydro(res, s.T_sw, event=j)
         if surf.hot_at_end:
             raise InputError(f"event {event}: still above T_sw at tau_max = {s.tau_max:g} fm; raise tau_max")
+        return surf
+
+    def _sample(self, surf, rng):
+        """One Cooper-Frye sample of hadrons (before decays) on a surface."""
+        from qcdgen.hic.generators.hydro_inspired import sample_resonance_masses
+        from qcdgen.hic.hydro.cooper_frye import sample_cooper_frye
+
+        s = self.settings
         sp = self.species
         masses = lambda idx, r: sample_resonance_masses(idx, sp.masses, sp.widths, self._thresholds, r)
         return sample_cooper_frye(surf, sp, rng, y_max=s.y_max, shear=s.eta_s > 0, mass_sampler=masses)

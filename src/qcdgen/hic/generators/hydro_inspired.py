@@ -64,6 +64,12 @@ class HydroInspiredSettings:
     viscous_beta: float = 2.0
     positions: bool = False
     trento: dict = field(default_factory=dict)   # p, k, w overrides for the initial state
+    # (initial profile, final state) pairs: None = no sidecar file; K >= 0 = write each event's TRENTo
+    # profile (profile_n² cells on [−profile_max, profile_max]²) and, for K > 0, its charged spectrum
+    # averaged over K extra samples of the same event (qcdgen.hic.observables.spectrum2d)
+    oversample: int | None = None
+    profile_n: int = 64
+    profile_max: float = 10.0
 
     def check(self) -> "HydroInspiredSettings":
         from qcdgen.hic.initial import parse_system
@@ -84,6 +90,8 @@ class HydroInspiredSettings:
             lo, hi = self.centrality
             if not (0.0 <= lo < hi <= 100.0):
                 raise InputError(f"--centrality must be LO-HI with 0 <= LO < HI <= 100, got {lo}-{hi}")
+        if self.oversample is not None and (int(self.oversample) != self.oversample or self.oversample < 0):
+            raise InputError(f"--oversample must be an integer >= 0, got {self.oversample}")
         HadronGas(self.T_ch, self.mu_b)
         return self
 
@@ -123,7 +131,7 @@ class HydroInspiredGenerator:
         s = self.settings
         return sample_initial_states(system=s.system, sqrts=s.sqrts, n_events=n_events, rng=rng,
                                      centrality=s.centrality, beta2=s.beta2, random_reaction_plane=True,
-                                     **s.trento)
+                                     keep_profiles=s.oversample is not None, **s.trento)
 
     def centrality_of(self, b) -> np.ndarray:
         """Geometric centrality (percent of σ_inel) of impact parameters b, from a Glauber calibration."""
@@ -154,19 +162,60 @@ class HydroInspiredGenerator:
         s = self.settings
         states = self.initial_states(n_events, rng)
         R, rho_max, rho_n, psi = self.flow_parameters(states)
+        cells = BlastWaveCells(R=R, tau=s.tau_per_R * R, rho_max=rho_max, rho_n=rho_n, psi_n=psi,
+                               harmonics=s.harmonics, y_max=s.y_max)
+        decayed = self._final_hadrons(states, cells, n_events, rng, positions=s.positions)
+        if s.oversample is not None:
+            self._fill_sidecar(states, cells, n_events, rng)
+        events = events_from_hadrons(*decayed, n_events, states, self.centrality_of(states.b),
+                                     self.settings.conditions())
+        return events, states
+
+    def _final_hadrons(self, states, cells, n_events: int, rng, positions: bool = False):
+        """One sample of every event's hadrons, decayed: (codes, p, E, m, owner, x)."""
+        s = self.settings
         mean_total = self.dndy_per_entropy() * np.asarray(states.entropy, float) * 2.0 * s.y_max
         counts = rng.poisson(mean_total[:, None] * self.fractions[None, :])     # (events, species)
         owner = np.repeat(np.repeat(np.arange(n_events), counts.shape[1]), counts.reshape(-1))
         spec = np.repeat(np.tile(np.arange(len(self.codes)), n_events), counts.reshape(-1))
         masses = self._sample_masses(spec, rng)
-        cells = BlastWaveCells(R=R, tau=s.tau_per_R * R, rho_max=rho_max, rho_n=rho_n, psi_n=psi,
-                               harmonics=s.harmonics, y_max=s.y_max)
         # the rest-frame tables are per species at its pole mass; a Breit–Wigner mass shifts E* only
-        p, e, x = sample_momenta(owner, masses, spec, self.masses, s.T_kin, cells, rng, positions=s.positions)
-        decayed = decay_all(self.codes[spec], p, e, masses, owner, rng, positions=x)
-        events = events_from_hadrons(*decayed, n_events, states, self.centrality_of(states.b),
-                                     self.settings.conditions())
-        return events, states
+        p, e, x = sample_momenta(owner, masses, spec, self.masses, s.T_kin, cells, rng, positions=positions)
+        return decay_all(self.codes[spec], p, e, masses, owner, rng, positions=x)
+
+    def _fill_sidecar(self, states, cells, n_events: int, rng) -> None:
+        """``states.sidecar``: the TRENTo profiles and, with ``oversample`` K > 0, the charged spectra
+        averaged over K more samples of each event."""
+        from qcdgen.hic.generators.hydro import downsample_profiles
+        from qcdgen.hic.observables.spectrum2d import charged_spectra
+
+        s = self.settings
+        states.sidecar = {"entropy_profile": downsample_profiles(states.profiles, states.grid.dx, s.profile_n,
+                                                                 s.profile_max)}
+        states.profiles = None
+        if s.oversample:
+            parts = [self._final_hadrons(states, cells, n_events, rng) for _ in range(int(s.oversample))]
+            codes, p, e, _, owner = (np.concatenate([part[i] for part in parts]) for i in range(5))
+            states.sidecar["spectrum"] = charged_spectra(species.charge(codes), p[:, 0], p[:, 1], p[:, 2], e, owner,
+                                                         n_events, oversample=s.oversample)
+
+    @property
+    def writes_sidecar(self) -> bool:
+        return self.settings.oversample is not None
+
+    def sidecar(self, states) -> dict:
+        """Per-event arrays for the sidecar file (see :meth:`_fill_sidecar`), with their attributes."""
+        from qcdgen.hic.observables.spectrum2d import PHI_EDGES, PT_EDGES, Y_MAX
+
+        s = self.settings
+        return {"arrays": states.sidecar,
+                "attrs": {"oversample": int(s.oversample), "eos": "blastwave", "pt_edges": PT_EDGES,
+                          "phi_edges": PHI_EDGES,
+                          "spectrum": f"charged dN/(dy pT dpT dphi) (GeV^-2), |y| < {Y_MAX}, mean of oversample samples",
+                          "entropy_profile": "TRENTo reduced thickness T_R (fm^-2); the blast wave's entropy is its sum",
+                          "window_fm": [-s.profile_max, s.profile_max], "cells": int(s.profile_n),
+                          "cell_centres_fm": f"-{s.profile_max:g} + (i + 0.5) * {2 * s.profile_max / s.profile_n:g}",
+                          "axes": "[event, x, y]"}}
 
     def _sample_masses(self, spec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return sample_resonance_masses(spec, self.masses, self.widths, self._thresholds, rng)
