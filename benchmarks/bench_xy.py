@@ -53,6 +53,8 @@ PRESETS = {
     # wolff/metropolis configs; CAN: steps from scratch, annealing steps, L-transfer steps, batch, proposals
     "full": dict(wolff=3000, metro=400, scratch=500, anneal=250, transfer=120, batch=128, batch16=64, proposals=3000),
     "quick": dict(wolff=800, metro=200, scratch=150, anneal=80, transfer=40, batch=64, batch16=32, proposals=800),
+    # 5-12x the full preset's training (the full preset's L = 8 rows at T = 0.7, 1.1 are under-trained)
+    "long": dict(wolff=3000, metro=400, scratch=2500, anneal=1500, transfer=1500, batch=128, batch16=64, proposals=6000),
 }
 
 
@@ -227,6 +229,8 @@ def vortex_figure(work: Path, out: Path, size: int = 32, temperatures=(0.7, 0.85
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="L = 8 only, short runs (an end-to-end check)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="training/statistics preset (default full; --quick = quick; long: 5-12x more training)")
     parser.add_argument("--sizes", default=None, help="comma-separated L (default 8,16; --quick: 8)")
     parser.add_argument("--temperatures", default="1.1,0.9,0.7")
     parser.add_argument("--seed", type=int, default=0)
@@ -239,11 +243,11 @@ def main(argv=None) -> int:
     parser.add_argument("--table-only", action="store_true", help="only the table of the rows already finished")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    preset = "quick" if args.quick else "full"
+    preset = args.preset or ("quick" if args.quick else "full")
     p = PRESETS[preset]
-    sizes = [int(s) for s in (args.sizes or ("8" if args.quick else "8,16")).split(",")]
+    sizes = [int(s) for s in (args.sizes or ("8" if preset == "quick" else "8,16")).split(",")]
     temps = sorted((float(t) for t in args.temperatures.split(",")), reverse=True)
-    suffix = "_quick" if args.quick else ""
+    suffix = "" if preset == "full" else f"_{preset}"
     work = Path(args.work or HERE / "results" / f"bench_xy{suffix}")
     work.mkdir(parents=True, exist_ok=True)
     out = Path(args.out or HERE / f"results_xy{suffix}.txt")

@@ -58,7 +58,7 @@ def emulator(shift=(0.0, 0.0)):
 def test_closure_recovers_the_truth_and_a_wrong_emulator_fails_it():
     y, err = pseudo_data()
     data = ExperimentalData(KEYS, y, err)
-    good = calibrate(emulator(), data, seed=1, truth=TRUTH, max_steps=3000)
+    good = calibrate(emulator(), data, seed=1, truth=TRUTH, max_steps=8000)
     assert good.mcmc.converged and np.all(good.mcmc.rhat < 1.1)
     assert np.all(good.truth_inside(0.95)), good.summary()
     assert good.chi2_map / good.ndf < 3

@@ -15,10 +15,11 @@ def register(sub) -> None:
                     help="profile cells per side (block average of the sidecar's 64; default 32)")
     options.add_run_options(pr, seed=False, device=False)
 
-    from qcdgen.cli import hic_emulator, hic_spectra
+    from qcdgen.cli import hic_emulator, hic_inverse_gen, hic_spectra
 
     hic_spectra.register(sub)
     hic_emulator.register(sub)
+    hic_inverse_gen.register(sub)
 
 
 def run_pairs(args) -> int:

@@ -71,15 +71,17 @@ class GPComponent:
         d = (U[:, None, :] - self.X[None, :, :]) / self.length_scale
         return self.constant * np.exp(-0.5 * np.sum(d * d, axis=-1))
 
-    def predict(self, U, return_var: bool = True):
-        """Mean (N,) and predictive variance (N,) at unit-cube inputs ``U`` (N, d), noise included."""
+    def predict(self, U, return_var: bool = True, noise: bool = True):
+        """Mean (N,) and predictive variance (N,) at unit-cube inputs ``U`` (N, d): of a new noisy run
+        (``noise=True``, the white-noise term included) or of the latent mean (``noise=False``)."""
         U = np.atleast_2d(np.asarray(U, float))
         Ks = self._cross(U)
         mean = self.y_mean + self.y_scale * (Ks @ self.weights)
         if not return_var:
             return mean
         v = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
-        var = self.constant + self.noise - np.sum(v * v, axis=0)
+        white = self.noise if noise else 0.0
+        var = self.constant + white - np.sum(v * v, axis=0)
         return mean, np.maximum(var, 1e-12 * (self.constant + self.noise)) * self.y_scale ** 2
 
     def to_state(self) -> dict:
@@ -218,19 +220,24 @@ class Emulator:
             out.append(where[key])
         return np.array(out, dtype=int)
 
-    def _scores(self, U):
+    def _scores(self, U, noise: bool = True):
         means, variances = [], []
         for gp in self.gps:
-            m, v = gp.predict(U)
+            m, v = gp.predict(U, noise=noise)
             means.append(m)
             variances.append(v)
         return np.stack(means, -1), np.stack(variances, -1)       # (N, K)
 
-    def predict(self, theta, idx=None, return_cov: bool = True, check: bool = True, gp_only: bool = False):
+    def predict(self, theta, idx=None, return_cov: bool = True, check: bool = True, gp_only: bool = False,
+                noise: bool = True):
         """Mean (N, m) and covariance (N, m, m) of the outputs at parameters ``theta`` (N, d) or (d,).
 
         ``idx``: only these output columns. ``check``: refuse θ outside the design's box (the
         emulator does not extrapolate). ``gp_only``: leave out the truncation term (diagnostics).
+        ``noise``: include the GPs' white-noise variance, i.e. the Monte Carlo scatter of one more
+        simulation run (right for leave-points-out validation against noisy runs); the likelihood of
+        data uses ``noise=False``, the uncertainty of the model's mean, because the data's own errors
+        already carry the statistical noise of the measurement.
         """
         theta = np.asarray(theta, float)
         single = theta.ndim == 1
@@ -239,7 +246,7 @@ class Emulator:
             theta = self.box.check_inside(theta, "parameter")
         A = self.A if idx is None else self.A[:, idx]
         mu = self.mean if idx is None else self.mean[idx]
-        w, var = self._scores(self.box.to_unit(theta))
+        w, var = self._scores(self.box.to_unit(theta), noise)
         mean = mu + w @ A
         if not return_cov:
             return mean[0] if single else mean

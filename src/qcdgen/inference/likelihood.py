@@ -86,6 +86,7 @@ def emulator_likelihood(emulator, keys, values, cov_data) -> GaussianLikelihood:
     idx = emulator.index(keys)
 
     def predict(theta):
-        return emulator.predict(theta, idx=idx, check=False)
+        # the model mean's uncertainty: the training runs' MC scatter (GP white noise) is not the data's
+        return emulator.predict(theta, idx=idx, check=False, noise=False)
 
     return GaussianLikelihood(predict, values, cov_data)
