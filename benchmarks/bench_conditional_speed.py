@@ -3,6 +3,7 @@
 Rows, all on the same machine, one torch thread, CPU seconds (``time.process_time``) so that a shared
 machine does not inflate them (wall seconds beside):
 
+- ``blast wave``: the hydro-inspired generator (``--model blastwave``), for scale;
 - ``hydro``: ``qcdgen hic generate --model hydro`` (TRENTo → (2+1)D viscous hydro → Cooper–Frye → decays),
   Pb–Pb 2.76 TeV 0–50 %, at the settings of the paired training data (dx = 0.4 fm, 6 extra
   particlizations for the smooth spectrum) and at the generator's defaults (dx = 0.3 fm, no oversampling);
@@ -51,6 +52,10 @@ def hydro_rows(n_events: int, seed: int):
             _, cpu, wall = timed(generate_to_file, out, model="hydro", n_events=n_events, seed=seed, chunk_events=n_events,
                                  progress=False, centrality=(0.0, 50.0), **extra)
             rows.append((label, n_events, cpu, wall, "events (particles)"))
+        out = Path(tmp) / "bw.parquet"
+        _, cpu, wall = timed(generate_to_file, out, model="blastwave", n_events=16 * n_events, seed=seed,
+                             progress=False, centrality=(0.0, 50.0))
+        rows.append(("blast wave (hydro-inspired, not hydro)", 16 * n_events, cpu, wall, "events (particles)"))
     return rows
 
 
