@@ -18,6 +18,7 @@ single-threaded process (``time.process_time``), so a busy shared machine does n
 
     OMP_NUM_THREADS=1 python benchmarks/bench_xy.py            # the table (tens of CPU minutes)
     OMP_NUM_THREADS=1 python benchmarks/bench_xy.py --quick    # L = 8 only, short runs: a few minutes
+    OMP_NUM_THREADS=1 python benchmarks/bench_xy.py --preset long --sizes 8   # 5-12x more CAN training (~17 min)
 
 Per-row JSON, ensembles and models go to benchmarks/results/bench_xy/ (a rerun reuses finished rows); the
 table is rewritten after every row to ``--out`` (default benchmarks/results_xy.txt); the vortex figure
