@@ -7,7 +7,8 @@ For each β (default 2 … 6 at L = 8) one run measures, side by side:
 - the flow of Kanwar et al. (PRL 125 (2020) 121601), trained on e^{−S} alone, then proposals with
   exact log q corrected by independence Metropolis: τ_int(Q) in proposals and proposals per second;
   with --anneal also a flow trained at each β starting from the previous β's (the training time of
-  every earlier stage is charged to the row);
+  every earlier stage is charged to the row); and the same couplings on the independent-plaquette
+  prior (:mod:`qcdgen.lattice.u1.plaquette_prior`, rows ``pflow+imh``, --priors);
 - the cost per independent Q, 2 τ_int(Q) / throughput (both samplers batched on the same cores),
   and for the flow also with its training time amortised over N configurations, 2 τ_int(Q) ×
   (1/throughput + t_train/N), for N = 10⁴, 10⁵, 10⁶;
@@ -16,6 +17,7 @@ For each β (default 2 … 6 at L = 8) one run measures, side by side:
 
     python benchmarks/bench_u1_topology.py                     # β = 2..6, L = 8 (see RESULTS.md for the time)
     python benchmarks/bench_u1_topology.py --betas 2 --quick   # a smoke run, a minute or two
+    python benchmarks/bench_u1_topology.py --size 16 --betas 2 3 4 5 6 7 --priors plaquette   # L = 16
 
 Trained flows and ensembles stay in --workdir, so a rerun skips finished work. The table is printed
 and saved as JSON (--out).
@@ -89,16 +91,20 @@ def run_hmc(size: int, beta: float, chains: int, trajectories: int, workdir: Pat
 
 
 def run_flow(size: int, beta: float, steps: int, proposals: int, batch: int, workdir: Path, seed: int,
-             init: Path | None = None, earlier_train_s: float = 0.0) -> dict:
+             init: Path | None = None, earlier_train_s: float = 0.0, prior: str = "uniform") -> dict:
     """Train (or reuse) the flow at β, from scratch or from ``init`` (annealing: ``earlier_train_s`` is the
-    training time of the stages before, charged to this row too), then sample with independence Metropolis."""
-    tag = f"L{size}_b{beta:g}_s{steps}" + ("_anneal" if init is not None else "")
+    training time of the stages before, charged to this row too), then sample with independence Metropolis.
+    ``prior``: Haar links (Kanwar et al.) or the independent-plaquette prior (``pflow`` rows)."""
+    tag = f"L{size}_b{beta:g}_s{steps}" + ("_anneal" if init is not None else "") + \
+        ("_plaq" if prior == "plaquette" else "")
     model_path = workdir / f"flow_{tag}.pt"
     action = U1Action(size=size, beta=beta)
     if model_path.exists():
         model = load_sampler_model(model_path, sampler="u1-flow")
     else:
-        model = train_lattice_sampler("u1-flow", action, model_path, dict(steps=steps, batch_size=batch, seed=seed),
+        model = train_lattice_sampler("u1-flow", action, model_path,
+                                      dict(steps=steps, batch_size=batch, seed=seed, prior=prior,
+                                           **({"layers": 2} if steps == 0 else {})),  # untrained: no idle layers
                                       progress=True, init=init)
     path = workdir / f"flow_{tag}.h5"
     with warnings.catch_warnings():
@@ -106,7 +112,11 @@ def run_flow(size: int, beta: float, steps: int, proposals: int, batch: int, wor
         result = sample_lattice_sampler(model_path, path, dict(configs=proposals, chains=1, batch_size=1000,
                                                                 seed=seed + 1), sampler="u1-flow", progress=True)
     tau = result.tau_int
-    return {"sampler": "flow+imh" if init is None else "anneal+imh", "L": size, "beta": beta,
+    if prior == "plaquette":
+        name = "plaq+imh" if steps == 0 else "pflow+imh"  # the prior alone (identity couplings) / trained
+    else:
+        name = "flow+imh" if init is None else "anneal+imh"
+    return {"sampler": name, "L": size, "beta": beta,
             "tau_int_q": tau.value, "tau_int_q_error": tau.error, "model": str(model_path),
             "per_second": result.proposals_per_second, "acceptance": result.acceptance,
             "train_s": earlier_train_s + float(model.train_seconds), "ess": float(model.evaluation.get("ess", math.nan)),
@@ -143,7 +153,10 @@ def print_table(rows: list[dict], threads: int) -> None:
               f"{r['cost_s']:>10.3g} {r['cost_amortised_1e+04']:>10.3g} {r['cost_amortised_1e+05']:>10.3g} "
               f"{r['cost_amortised_1e+06']:>10.3g} {ratio:>12.3g} {r['plaquette_pull']:>+9.2f} "
               f"{r['topological_susceptibility_pull']:>+10.2f} {r['independent_q']:>7.0f}{flag}")
-    print("\ns/indep Q = 2 tau_int(Q) / (configurations per second over the whole batch); amort N adds the flow's"
+    print("\nflow+imh / anneal+imh: Haar prior (Kanwar et al.); plaq+imh: the independent-plaquette prior alone (i.i.d."
+          "\nvon Mises plaquettes, exact in 2D up to the one global constraint; couplings at the identity);"
+          "\npflow+imh: the same prior with the couplings trained by reverse KL.")
+    print("s/indep Q = 2 tau_int(Q) / (configurations per second over the whole batch); amort N adds the flow's"
           "\ntraining time / N per configuration; HMC/flow 1e5 = HMC cost / flow cost with training amortised over"
           "\n1e5 configurations (> 1: the flow is cheaper). Pulls against the exact torus values; N_ind = N/(2 tau_int)"
           "\nof the saved ensemble.")
@@ -162,6 +175,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="short chains and training (smoke test)")
     parser.add_argument("--anneal", action="store_true",
                         help="also train each beta's flow from the previous beta's (training time accumulates)")
+    parser.add_argument("--priors", nargs="+", choices=("uniform", "plaquette"), default=["uniform", "plaquette"],
+                        help="flow rows to run: Haar prior (flow+imh, anneal+imh) and/or the independent-plaquette "
+                             "prior (pflow+imh)")
+    parser.add_argument("--plaquette-steps", type=int, nargs="+", default=[0, 300],
+                        help="reverse-KL steps of the plaquette-prior flow, one row each (0: the prior alone)")
     parser.add_argument("--workdir", default="benchmarks/results/u1")
     parser.add_argument("--out", default="benchmarks/results/bench_u1_topology.json")
     args = parser.parse_args(argv)
@@ -189,13 +207,20 @@ def main(argv=None) -> int:
         therm = hmc_thermalize(beta)
         rows.append(row(f"hmc_L{args.size}_b{beta:g}_t{trajectories}_th{therm}",
                         lambda: run_hmc(*common, args.hmc_chains, trajectories, workdir, args.seed)))
-        rows.append(row(f"flow_L{args.size}_b{beta:g}_s{steps}_p{proposals}",
-                        lambda: run_flow(*common, steps, proposals, args.flow_batch, workdir, args.seed)))
-        if args.anneal and previous is not None:  # start from the flow of the previous β (the first: from scratch)
-            rows.append(row(f"anneal_L{args.size}_b{beta:g}_s{steps}_p{proposals}",
-                            lambda: run_flow(*common, steps, proposals, args.flow_batch, workdir, args.seed,
-                                             init=Path(previous["model"]), earlier_train_s=previous["train_s"])))
-        previous = rows[-1]
+        if "uniform" in args.priors:
+            rows.append(row(f"flow_L{args.size}_b{beta:g}_s{steps}_p{proposals}",
+                            lambda: run_flow(*common, steps, proposals, args.flow_batch, workdir, args.seed)))
+            if args.anneal and previous is not None:  # start from the previous β's flow (the first: from scratch)
+                rows.append(row(f"anneal_L{args.size}_b{beta:g}_s{steps}_p{proposals}",
+                                lambda: run_flow(*common, steps, proposals, args.flow_batch, workdir, args.seed,
+                                                 init=Path(previous["model"]), earlier_train_s=previous["train_s"])))
+            previous = rows[-1]
+        if "plaquette" in args.priors:
+            for psteps in args.plaquette_steps:
+                psteps = min(psteps, 20) if args.quick else psteps
+                rows.append(row(f"pflow_L{args.size}_b{beta:g}_s{psteps}_p{proposals}",
+                                lambda: run_flow(*common, psteps, proposals, args.flow_batch, workdir, args.seed,
+                                                 prior="plaquette")))
         print(f"beta={beta:g} done in {time.perf_counter() - t0:.0f} s", flush=True)
     print_table(rows, args.threads)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -150,10 +150,11 @@ def eval_func(func, means: np.ndarray, name: str = "func") -> tuple[np.ndarray, 
     return np.atleast_1d(out), out.ndim == 0
 
 
-def check_training_flags(settings) -> None:
+def check_training_flags(settings, min_steps: int = 1) -> None:
     """The optimiser flags every dataless lattice sampler shares: ``steps``, ``batch_size``, ``lr``, ``warmup``,
-    ``seed``, ``eval_samples`` (InputError naming the flag)."""
-    check_positive_int(settings.steps, "--steps")
+    ``seed``, ``eval_samples`` (InputError naming the flag). ``min_steps = 0`` where the untrained model is
+    already a useful sampler (a flow on a physics prior)."""
+    check_positive_int(settings.steps, "--steps", minimum=min_steps)
     check_positive_int(settings.batch_size, "--batch-size", minimum=2)
     if not (isinstance(settings.lr, (int, float)) and math.isfinite(settings.lr) and settings.lr > 0):
         raise InputError(f"--lr must be a finite number > 0, got {settings.lr!r}")

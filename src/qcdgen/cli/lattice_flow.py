@@ -64,8 +64,11 @@ def print_train_summary(out, model) -> None:
 def print_flow_evaluation(model, exact_name: str) -> None:
     """The last training loss and the post-training F_q, KL, ESS and log Z (with its exact value, if known)."""
     ev = model.evaluation
-    print(f"  final training loss F_q = KL - log Z: {model.loss_values[-1]:.5g} "
-          f"(batch ESS/N {model.ess_values[-1]:.3f})")
+    if len(model.loss_values):
+        print(f"  final training loss F_q = KL - log Z: {model.loss_values[-1]:.5g} "
+              f"(batch ESS/N {model.ess_values[-1]:.3f})")
+    else:
+        print("  not trained (--steps 0): the flow is its prior")
     print(f"  on {ev['samples']} fresh samples: F_q = {ev['loss']:.5f} ± {ev['loss_error']:.2g}, "
           f"KL = F_q + log Z = {ev['kl']:.4g} ± {ev['kl_error']:.2g}, ESS/N {ev['ess']:.4f}")
     line = f"  log Z = {ev['log_z']:.5f} ± {ev['log_z_error']:.2g}"

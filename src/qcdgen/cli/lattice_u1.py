@@ -40,6 +40,9 @@ def register_flow(sub) -> None:
     train.add_argument("--hidden", type=int, default=d.hidden, help=f"hidden channels of each coupling net (default {d.hidden})")
     train.add_argument("--kernel-size", type=int, default=d.kernel_size, help=f"odd (default {d.kernel_size})")
     train.add_argument("--bins", type=int, default=d.bins, help=f"circular spline bins (default {d.bins})")
+    train.add_argument("--prior", choices=("uniform", "plaquette"), default=d.prior,
+                       help="base distribution: Haar-uniform links (Kanwar et al.) or i.i.d. von Mises plaquettes at "
+                            "the action's beta (exact in 2D up to one global constraint)")
     common.add_optimiser_arguments(train, d)
     train.add_argument("--path-gradient", action="store_true", help="path-gradient estimator (Vaitl et al. 2022)")
     train.add_argument("--init", default=None,
@@ -66,10 +69,10 @@ def run_u1_train(args: argparse.Namespace) -> int:
     model = train_lattice_sampler("u1-flow", action, args.out, dict(
         layers=args.layers, hidden=args.hidden, kernel_size=args.kernel_size, bins=args.bins, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, seed=args.seed, eval_samples=args.eval_samples,
-        path_gradient=args.path_gradient), device=args.device, checkpoint=args.checkpoint,
+        path_gradient=args.path_gradient, prior=args.prior), device=args.device, checkpoint=args.checkpoint,
         progress=not args.no_progress, init=args.init)
     s = model.settings
-    print(f"wrote {args.out}: U(1) gauge-equivariant flow, {s.layers} layers, L={args.size}, beta={args.beta:g}, "
+    print(f"wrote {args.out}: U(1) gauge-equivariant flow, {s.prior} prior, {s.layers} layers, L={args.size}, beta={args.beta:g}, "
           f"trained {s.steps} steps in {model.train_seconds:.1f} s; restarts after non-finite steps: {len(model.restarts)}")
     print_flow_evaluation(model, "torus")
     return 0

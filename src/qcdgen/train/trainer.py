@@ -43,8 +43,9 @@ class TrainSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every"):
+        for name in ("batch_size", "log_every"):
             check_positive_int(getattr(self, name), name)
+        check_positive_int(self.steps, "steps", minimum=0)  # 0: the initial model as it is (callers' flags decide)
         check_positive_int(self.warmup, "warmup", minimum=0)
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise InputError(f"lr must be a positive number, got {self.lr!r}")

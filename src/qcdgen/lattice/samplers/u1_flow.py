@@ -33,7 +33,8 @@ class U1FlowSampler(LatticeSampler):
 
     def build(self, settings, action, data=None):
         return U1GaugeFlow(action.size, layers=settings.layers, hidden=settings.hidden,
-                           kernel_size=settings.kernel_size, bins=settings.bins, seed=settings.seed)
+                           kernel_size=settings.kernel_size, bins=settings.bins, seed=settings.seed,
+                           prior=settings.prior, beta=action.beta)
 
     def loss(self, settings, action):
         return u1_reverse_kl_loss(action, path_gradient=settings.path_gradient)

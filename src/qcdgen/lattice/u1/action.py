@@ -17,13 +17,9 @@ from dataclasses import dataclass
 import torch
 
 from qcdgen.errors import InputError
+from qcdgen.flows.von_mises import wrap_angle  # noqa: F401 (re-exported)
 
 THEORY = "u1"
-
-
-def wrap_angle(theta: torch.Tensor) -> torch.Tensor:
-    """The angle mapped into (−π, π]."""
-    return math.pi - torch.remainder(math.pi - theta, 2 * math.pi)
 
 
 def plaquettes(theta: torch.Tensor) -> torch.Tensor:

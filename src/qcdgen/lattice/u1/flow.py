@@ -50,6 +50,7 @@ from qcdgen.nn.periodic_cnn import PeriodicConv
 
 STRIPE = 4
 LINK_DTYPE = torch.float64
+PRIORS = ("uniform", "plaquette")  # Haar links; i.i.d. von Mises plaquettes (:mod:`.plaquette_prior`)
 
 
 def check_flow_size(size) -> int:
@@ -160,7 +161,10 @@ class PlaquetteCoupling(nn.Module):
 
 
 class U1GaugeFlow(nn.Module):
-    """Gauge-equivariant flow on U(1) links [batch, 2, L, L]: uniform prior, ``layers`` plaquette couplings.
+    """Gauge-equivariant flow on U(1) links [batch, 2, L, L]: a prior, then ``layers`` plaquette couplings.
+
+    ``prior`` is ``"uniform"`` (Haar links, Kanwar et al.) or ``"plaquette"`` (i.i.d. von Mises plaquettes at
+    κ = ``beta``, :mod:`qcdgen.lattice.u1.plaquette_prior`); both are gauge invariant with exact log q₀.
 
     Layer l updates direction μ = l mod 2 on stripe s = (l // 2) mod 4. Each coupling's CNN has two
     hidden convolutions of ``hidden`` channels (SiLU) and a zero-initialised output convolution, so
@@ -169,8 +173,10 @@ class U1GaugeFlow(nn.Module):
     """
 
     def __init__(self, size: int, layers: int = 16, hidden: int = 8, kernel_size: int = 3, bins: int = 8,
-                 seed: int = 0, dtype: torch.dtype = torch.float32):
+                 seed: int = 0, dtype: torch.dtype = torch.float32, prior: str = "uniform", beta: float | None = None):
         super().__init__()
+        if prior not in PRIORS:
+            raise InputError(f"--prior must be one of {', '.join(PRIORS)}, got {prior!r}")
         self.size = check_flow_size(size)
         check_positive_int(layers, "layers")
         check_positive_int(hidden, "hidden")
@@ -181,8 +187,14 @@ class U1GaugeFlow(nn.Module):
         if dtype not in (torch.float32, torch.float64):
             raise InputError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.config = {"size": size, "layers": layers, "hidden": hidden, "kernel_size": kernel_size, "bins": bins,
-                       "seed": seed, "dtype": str(dtype).removeprefix("torch.")}
-        self.prior = UniformLinks(size)
+                       "seed": seed, "dtype": str(dtype).removeprefix("torch."), "prior": prior}
+        if prior == "plaquette":
+            from qcdgen.lattice.u1.plaquette_prior import IndependentPlaquettes
+
+            self.prior = IndependentPlaquettes(size, beta)
+            self.config["prior_beta"] = float(beta)
+        else:
+            self.prior = UniformLinks(size)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.layers = nn.ModuleList(

@@ -23,6 +23,7 @@ class U1FlowSettings:
     warmup: int = 50
     seed: int = 0
     eval_samples: int = 4096
+    prior: str = "uniform"
 
     def __post_init__(self) -> None:
         check_positive_int(self.layers, "--layers", minimum=2)
@@ -33,7 +34,10 @@ class U1FlowSettings:
         check_positive_int(self.bins, "--bins", minimum=2)
         if not isinstance(self.path_gradient, bool):
             raise InputError(f"path_gradient must be True or False, got {self.path_gradient!r}")
-        check_training_flags(self)
+        if self.prior not in ("uniform", "plaquette"):
+            raise InputError(f"--prior must be 'uniform' or 'plaquette', got {self.prior!r}")
+        # on the independent-plaquette prior the untrained flow (identity couplings) is already a sampler
+        check_training_flags(self, min_steps=0 if self.prior == "plaquette" else 1)
 
     def dataless(self):
         """The optimiser loop's settings (:class:`qcdgen.train.DatalessSettings`)."""

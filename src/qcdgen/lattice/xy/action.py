@@ -15,13 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from qcdgen.errors import InputError
+from qcdgen.flows.von_mises import wrap_angle  # noqa: F401 (re-exported)
 
 THEORY = "xy"
-
-
-def wrap_angle(theta):
-    """The angle mapped into (−π, π] (NumPy or torch)."""
-    return math.pi - (math.pi - theta) % (2 * math.pi)
 
 
 def bond_differences(theta: torch.Tensor) -> torch.Tensor:
