@@ -241,6 +241,8 @@ def main(argv=None):
     ap.add_argument("--gen-per-profile", type=int, default=4)
     ap.add_argument("--finetune-steps", type=int, default=400)
     ap.add_argument("--skip-finetune", action="store_true")
+    ap.add_argument("--scratch-steps", type=int, default=0,
+                    help="also train from scratch on the fine-tuning events for this many steps (e.g. the base budget)")
     ap.add_argument("--size-scan", default="", help="comma-separated training fractions, e.g. 0.25,0.5: held-out "
                                                     "V2 correlation and 0-50 %% ratios against the training size")
     args = ap.parse_args(argv)
@@ -280,11 +282,17 @@ def main(argv=None):
     # fine-tuning -------------------------------------------------------------------------------------
     if not args.skip_finetune and 0.25 in beta:
         b25 = beta[0.25]
-        ntr = min(500, len(b25) // 2)
+        ntr = min(500, len(b25) - max(len(b25) // 5, min(100, len(b25) // 2)))  # Sun et al.: 500; keep >= 20 % held out
         tr, te = b25.subset(np.arange(ntr)), b25.subset(np.arange(ntr, len(b25)))
         eta = float(np.median(tr.conditions["eta_s"]))
-        ft = train(tr, out / "finetune_b025.pt", args.finetune_steps, init=model, seed=1, lr=5e-4, batch=32)
-        sc = train(tr, out / "scratch_b025.pt", args.finetune_steps, base=args.base, seed=1, lr=2e-3, batch=32)
+        tag = f"_n{ntr}_s{args.finetune_steps}"
+        ft = train(tr, out / f"finetune_b025{tag}.pt", args.finetune_steps, init=model, seed=1, lr=5e-4, batch=32)
+        sc = train(tr, out / f"scratch_b025{tag}.pt", args.finetune_steps, base=args.base, seed=1, lr=2e-3, batch=32)
+        models = [("base (no fine-tuning)", model), ("fine-tuned", ft), ("from scratch", sc)]
+        if args.scratch_steps and args.scratch_steps != args.finetune_steps:  # scratch given the base model's budget
+            models.append((f"scratch {args.scratch_steps} steps",
+                           train(tr, out / f"scratch_b025_n{ntr}_s{args.scratch_steps}.pt", args.scratch_steps,
+                                 base=args.base, seed=1, lr=2e-3, batch=32)))
         print(f"\nfine-tuning: {ntr} events at beta2 = 0.25 (0-5 %), {args.finetune_steps} steps each; "
               f"test on {len(te)} held-out profiles; v2{{2}} (|eta| < 0.5, 0.2 < pT < 2)")
         rows = {}
@@ -293,7 +301,7 @@ def main(argv=None):
             sets[0.0] = beta[0.0].subset(np.arange(max(0, len(beta[0.0]) - len(te)), len(beta[0.0])))
         for b, pdb in sets.items():
             tc = columns(truth_events(pdb))
-            for tag, m in (("base (no fine-tuning)", model), ("fine-tuned", ft), ("from scratch", sc)):
+            for tag, m in models:
                 gc, _, _ = gen_columns(m, pdb, eta, 2, seed=11, extrapolate=True)
                 r = ratio_table(gc, tc, np.full(len(pdb), 1.0))["0-10%"]
                 rows[(b, tag)] = (r[2][0], r[3][0], r[0][0], r[1][0])
@@ -301,7 +309,7 @@ def main(argv=None):
             print(f"  beta2={b:4.2f} {tag:>22}: v2{{2}} gen {g.value:.4f} ± {g.error:.4f}  hydro {t.value:.4f} ± "
                   f"{t.error:.4f}  ratio {r:.3f} ± {e:.3f}  pull {(g.value - t.value) / math.hypot(g.error, t.error):+.1f}")
         if 0.0 in beta:
-            for tag in ("base (no fine-tuning)", "fine-tuned", "from scratch"):
+            for tag, _ in models:
                 g0, t0 = rows[(0.0, tag)][:2]
                 g1, t1 = rows[(0.25, tag)][:2]
                 dg, dt = g1.value - g0.value, t1.value - t0.value

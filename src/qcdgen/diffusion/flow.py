@@ -5,7 +5,8 @@ Two uses (Song et al., ICLR 2021, sec. 4.3 and app. D):
 - :func:`flow_sample` integrates noise → data and returns log q(x) of each sample.
   With ``divergence="exact"`` the generative map is the *discrete* Euler or Heun map
   itself and log q = log N(x_T) − Σ_k log|det ∂x_{k+1}/∂x_k|, with every step Jacobian
-  built exactly (one vector–Jacobian product per site). q is then the exact density of
+  built exactly (one vector–Jacobian product per site, or per colour for a local network:
+  :func:`drift_and_jacobian`). q is then the exact density of
   what was sampled, so an independence Metropolis–Hastings step against e^{−S} is exact.
   With ``divergence="hutchinson"`` log|det| ≈ h·tr J and tr J ≈ vᵀJv with Rademacher v
   (Hutchinson 1989; Grathwohl et al., FFJORD, ICLR 2019): cheap, unbiased for the
@@ -19,6 +20,7 @@ The steps, their divergence quadrature and the step Jacobians are those of the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +28,9 @@ import torch
 
 from qcdgen.diffusion.integrator import (DENSITY_SOLVERS, check_solver, grid_steps, ode_step_with_divergence,
                                         ode_step_with_jacobian)
+from qcdgen.diffusion.jacobian_colouring import local_jacobian, probe_count
 from qcdgen.diffusion.sampling import ScoreFn, time_grid
+from qcdgen.diffusion.score import ScoreModel
 from qcdgen.diffusion.sde import SDE
 from qcdgen.errors import InputError, NaNError
 
@@ -40,9 +44,55 @@ def ode_drift(score: ScoreFn, sde: SDE, x: torch.Tensor, t: torch.Tensor) -> tor
     return sde.drift(x, t) - 0.5 * g2 * score(x, t)
 
 
-def drift_and_jacobian(score: ScoreFn, sde: SDE, x: torch.Tensor, t: torch.Tensor):
-    """F(x, t) flattened to [batch, V] and its Jacobian [batch, V, V] (V vector–Jacobian products, batched)."""
+def local_radius(score: ScoreFn, shape) -> int | None:
+    """The receptive radius r of ``score``'s network if the colouring path applies and saves work, else None.
+
+    Applies to a :class:`ScoreModel` s = s_G + net/s(t) whose ``net`` declares ``receptive_radius``: the
+    network's Jacobian is then banded and costs :func:`probe_count` VJPs instead of V."""
+    radius = getattr(getattr(score, "net", None), "receptive_radius", None)
+    if not isinstance(score, ScoreModel) or radius is None:
+        return None
+    return radius if probe_count(tuple(shape), radius) < math.prod(shape) else None
+
+
+def _linear_jacobian(score: ScoreModel, sde: SDE, t: torch.Tensor, volume: int, shape, dtype) -> torch.Tensor:
+    """∂/∂x of f(x, t) − ½g² s_G(x, t) [batch, V, V]: c(t)·I plus the circulant Jacobian of the Gaussian score."""
+    n = len(t)
+    jac = torch.diag_embed(sde.drift_jacobian_diagonal(t).to(dtype).view(n, 1).expand(n, volume)).clone()
+    if score.gaussian is not None:
+        if not bool((t == t[0]).all()):
+            raise InputError("the coloured exact Jacobian needs one time per batch")
+        basis = torch.eye(volume, dtype=dtype, device=t.device).view(volume, *shape)
+        t0 = t[:1].expand(volume)
+        cols = score.gaussian.score(basis, sde.mean_coeff(t0), sde.marginal_std(t0)).reshape(volume, volume)
+        g2 = float(sde.diffusion(t[:1]) ** 2)
+        jac = jac - 0.5 * g2 * cols.T.to(dtype).unsqueeze(0)
+    return jac
+
+
+def drift_and_jacobian(score: ScoreFn, sde: SDE, x: torch.Tensor, t: torch.Tensor, colouring: bool = True):
+    """F(x, t) flattened to [batch, V] and its Jacobian [batch, V, V], exact either way.
+
+    By default V vector–Jacobian products (batched). For a :class:`ScoreModel` whose network is local with
+    receptive radius r (:func:`local_radius`), the network part costs one VJP per colour
+    (:mod:`qcdgen.diffusion.jacobian_colouring`, (2r + 1)^d when 2r + 1 divides L) and the linear parts,
+    c(t)·I and the Gaussian score's circulant, are built directly. ``colouring=False`` forces V VJPs."""
     n, volume = len(x), x[0].numel()
+    radius = local_radius(score, x.shape[1:]) if colouring else None
+    if radius is not None:
+        view = (-1,) + (1,) * (x.dim() - 1)
+        g2 = (sde.diffusion(t) ** 2).to(x.dtype).view(view)
+        std = sde.marginal_std(t)
+
+        def network_part(y):
+            return -0.5 * g2 * score.net(y, torch.log(std)) / std.view(view)
+
+        out, jac = local_jacobian(network_part, x, radius)
+        linear = sde.drift(x, t)
+        if score.gaussian is not None:
+            linear = linear - 0.5 * g2 * score.gaussian.score(x, sde.mean_coeff(t), std)
+        jac = jac + _linear_jacobian(score, sde, t, volume, x.shape[1:], jac.dtype)
+        return (out + linear.flatten(1)).detach(), jac
     with torch.enable_grad():
         xg = x.detach().requires_grad_(True)
         out = ode_drift(score, sde, xg, t).flatten(1)
@@ -91,10 +141,10 @@ def _slogdet(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(sign), torch.from_numpy(logdet)
 
 
-def _jacobian_field(score: ScoreFn, sde: SDE):
+def _jacobian_field(score: ScoreFn, sde: SDE, colouring: bool = True):
     """F and its Jacobian as an integrator field: (x, t) -> (F like x, ∂F/∂x [batch, V, V])."""
     def field(x, t):
-        f, jac = drift_and_jacobian(score, sde, x, t)
+        f, jac = drift_and_jacobian(score, sde, x, t, colouring)
         return f.view_as(x), jac
     return field
 
@@ -115,14 +165,15 @@ def _orientation_checked_logdet(jac: torch.Tensor, solver: str, t: torch.Tensor)
 
 def flow_sample(score: ScoreFn, sde: SDE, shape, steps: int, generator: torch.Generator, device="cpu",
                 divergence: str = "exact", solver: str = "heun", probes: int = 1,
-                dtype=torch.float32, schedule: str = "edm") -> FlowSamples:
-    """Sample by the probability-flow ODE from the N(0, σ_T²) prior and return log q of each sample."""
+                dtype=torch.float32, schedule: str = "edm", colouring: bool = True) -> FlowSamples:
+    """Sample by the probability-flow ODE from the N(0, σ_T²) prior and return log q of each sample.
+    ``colouring``: build exact step Jacobians of a local network from one VJP per colour (same result)."""
     _check(divergence, solver)
     times = time_grid(sde, steps, device, schedule)
     x = sde.prior_sample(shape, generator, device, dtype)
     log_q = sde.prior_log_prob(x.double())
     if divergence == "exact":
-        field = _jacobian_field(score, sde)
+        field = _jacobian_field(score, sde, colouring)
     else:
         field = _trace_field(score, sde, generator, probes)
     for step in grid_steps(times, shape[0], dtype):

@@ -79,6 +79,11 @@ class PeriodicScoreCNN(nn.Module):
         self.out = make(channels, 1)
         self.act = torch.tanh if odd else nn.functional.silu
 
+    @property
+    def receptive_radius(self) -> int:
+        """r: output site i depends on inputs within Chebyshev distance r only (2 + 2·blocks convolutions)."""
+        return (2 + 2 * len(self.convs1)) * (self.config["kernel_size"] // 2)
+
     def forward(self, phi: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         emb = self.embed(noise_features(c.to(phi.dtype), self.embed_dim))
         h = self.inp(phi.unsqueeze(1))
