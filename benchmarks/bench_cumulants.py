@@ -176,7 +176,8 @@ def merged_training_file(args) -> Path:
 
 
 def model_path(args) -> Path:
-    return args.workdir / f"dm_n{args.configs}_steps{args.train_steps}_sigma{args.sigma:g}.pt"
+    gp = "_gp" if args.global_pool else ""
+    return args.workdir / f"dm_n{args.configs}_steps{args.train_steps}_sigma{args.sigma:g}{gp}.pt"
 
 
 def stage_train(args, state: State) -> None:
@@ -187,7 +188,8 @@ def stage_train(args, state: State) -> None:
         print("train: the FA-HMC ensemble is not complete yet", flush=True)
         return
     w, c = clocks()
-    settings = DiffusionSettings(steps=args.train_steps, sigma=args.sigma, heldout_fraction=0.0, seed=0)
+    settings = DiffusionSettings(steps=args.train_steps, sigma=args.sigma, heldout_fraction=0.0, seed=0,
+                                 global_pool=args.global_pool)
     train_lattice_sampler("diffusion", merged_training_file(args), out, settings, progress=not args.no_progress)
     state.add(f"train {out.stem}", time.perf_counter() - w, time.process_time() - c, steps=args.train_steps,
               sigma=args.sigma, batch_size=settings.batch_size, channels=settings.channels, blocks=settings.blocks)
@@ -356,6 +358,8 @@ def main(argv=None) -> int:
                     help="VE σ_max. It must exceed the zero-mode amplitude √V·⟨|M|⟩ ≈ 120: with σ = 25 on raw fields the "
                          "prior puts M ≈ 0 ± 25/√V and samples collapse to φ ≈ 0 (the authors' σ = 25 acts on fields "
                          "min-max scaled by s ≈ 0.17, i.e. σ ≈ 150 here)")
+    ap.add_argument("--global-pool", action="store_true",
+                    help="score network with a global (lattice-mean) pathway: it can see the sign of M")
     ap.add_argument("--dm-configs", type=int, default=100_000)
     ap.add_argument("--sample-chunk", type=int, default=2500)
     ap.add_argument("--ode-steps", type=int, default=12)

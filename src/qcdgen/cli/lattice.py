@@ -38,6 +38,8 @@ def register(commands) -> None:
     train.add_argument("--sigma", type=float, help="VE SDE: g(t) = sigma^t (default 25)")
     train.add_argument("--no-z2", action="store_true", help="do not make the score odd in phi")
     train.add_argument("--no-gaussian", action="store_true", help="no analytic Gaussian part in the score")
+    train.add_argument("--global-pool", action="store_true",
+                       help="give every block the lattice mean of its input (a global receptive field: broken phase)")
     train.add_argument("--heldout-fraction", type=float, help="fraction of each chain held out (default 0.2)")
     options.add_run_options(train, seed_default=None, checkpoint=True)
 
@@ -167,7 +169,8 @@ def run_train(args: argparse.Namespace) -> int:
     model = train_lattice_sampler("diffusion", args.ensemble, args.out, dict(
         preset=args.preset, steps=args.steps, batch_size=args.batch_size, lr=args.lr, channels=args.channels,
         blocks=args.blocks, sde=args.sde, sigma=args.sigma, heldout_fraction=args.heldout_fraction, seed=args.seed,
-        odd=False if args.no_z2 else None, gaussian=False if args.no_gaussian else None),
+        odd=False if args.no_z2 else None, gaussian=False if args.no_gaussian else None,
+        global_pool=True if args.global_pool else None),
         device=args.device, checkpoint=args.checkpoint, progress=not args.no_progress)
     print(f"wrote {args.out} and {loss_curve_path(args.out)}: trained {model.settings.steps} steps on "
           f"{model.training_configs} configurations "

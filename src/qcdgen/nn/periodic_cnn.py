@@ -8,6 +8,11 @@ per-channel gain (and, unless odd, a shift): FiLM conditioning (Perez et al., AA
 ``odd=True`` makes the network an exactly odd function of the field, out(−φ) = −out(φ),
 hence an odd score for a Z₂-symmetric target: no biases, tanh activations (odd), gains
 that depend on c only (even), and no shifts. Sums and products of odd by even are odd.
+
+``global_pool=True`` adds to every block a learned linear map of the lattice mean of its input
+(zero at initialisation): a global receptive field at O(V) cost, for targets whose score depends on
+a global mode, such as the sign of the magnetisation in the broken phase. The network stays
+translation-equivariant (and odd, the map has no bias then) but is no longer local.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ class PeriodicScoreCNN(nn.Module):
     """out = net(φ, c) with φ of shape [batch, L, …, L] (d = 1, 2 or 3) and c of shape [batch]."""
 
     def __init__(self, dim: int = 2, channels: int = 32, blocks: int = 4, kernel_size: int = 3,
-                 embed_dim: int = 32, odd: bool = False):
+                 embed_dim: int = 32, odd: bool = False, global_pool: bool = False):
         super().__init__()
         if dim not in _CONV:
             raise InputError(f"PeriodicScoreCNN supports d = 1, 2, 3; got dim={dim!r}")
@@ -64,7 +69,7 @@ class PeriodicScoreCNN(nn.Module):
         if not (isinstance(kernel_size, int) and kernel_size % 2 == 1):
             raise InputError(f"kernel_size must be an odd integer, got {kernel_size!r}")
         self.config = dict(dim=dim, channels=channels, blocks=blocks, kernel_size=kernel_size,
-                           embed_dim=embed_dim, odd=odd)
+                           embed_dim=embed_dim, odd=odd, global_pool=global_pool)
         def make(cin, cout):
             return PeriodicConv(dim, cin, cout, kernel_size, bias=not odd)
 
@@ -77,19 +82,32 @@ class PeriodicScoreCNN(nn.Module):
         film_out = channels if odd else 2 * channels
         self.films = nn.ModuleList(nn.Linear(embed_dim, film_out) for _ in range(blocks))
         self.out = make(channels, 1)
+        self.pools = None
+        if global_pool:  # lattice mean of each block's input, mixed and added everywhere (zero at start)
+            self.pools = nn.ModuleList(nn.Linear(channels, channels, bias=not odd) for _ in range(blocks))
+            for lin in self.pools:
+                nn.init.zeros_(lin.weight)
+                if lin.bias is not None:
+                    nn.init.zeros_(lin.bias)
         self.act = torch.tanh if odd else nn.functional.silu
 
     @property
-    def receptive_radius(self) -> int:
-        """r: output site i depends on inputs within Chebyshev distance r only (2 + 2·blocks convolutions)."""
+    def receptive_radius(self) -> int | None:
+        """r: output site i depends on inputs within Chebyshev distance r only (2 + 2·blocks convolutions);
+        None with ``global_pool`` (every site sees the lattice mean)."""
+        if self.pools is not None:
+            return None
         return (2 + 2 * len(self.convs1)) * (self.config["kernel_size"] // 2)
 
     def forward(self, phi: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         emb = self.embed(noise_features(c.to(phi.dtype), self.embed_dim))
         h = self.inp(phi.unsqueeze(1))
         view = (len(phi), -1) + (1,) * (phi.dim() - 1)
-        for conv1, conv2, film in zip(self.convs1, self.convs2, self.films):
+        spatial = tuple(range(2, h.dim()))
+        for k, (conv1, conv2, film) in enumerate(zip(self.convs1, self.convs2, self.films)):
             u = conv1(self.act(h))
+            if self.pools is not None:  # odd nets: the mean of odd features is odd, the map has no bias
+                u = u + self.pools[k](h.mean(dim=spatial)).view(view)
             mod = film(emb)
             if self.odd:
                 u = u * (1 + mod.view(view))

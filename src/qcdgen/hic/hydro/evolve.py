@@ -48,7 +48,9 @@ class HydroResult:
     :data:`PI_COMPONENTS` = (π^{ττ}, π^{τx}, π^{τy}, π^{xx}, π^{xy}, π^{yy}, τ²π^{ηη}) (zeros for
     ideal runs); ``x``, ``y`` cell centres (fm); ``dtau`` the base step; ``tau_stop`` where the run
     ended (< tau_end when ``stop_T`` stopped it); ``regulated_cells`` how many cell-steps had
-    their shear rescaled by the dilute-edge regulator; ``eos`` the EoS object (``.pressure``,
+    their shear rescaled because √(π_{μν}π^{μν}) exceeded √(e² + 3p²), ``dilute_cells`` how many
+    only by the dilute-cell bound 30 tanh(e/1 fm⁻⁴) of :func:`~.viscous.regulate_shear` (both keep
+    τT^{τμ}, so energy and momentum stay conserved); ``eos`` the EoS object (``.pressure``,
     ``.temperature``); ``T``, ``p``, ``ut`` derived slices.
     """
 
@@ -66,6 +68,7 @@ class HydroResult:
     eos: object = field(repr=False)
     tau_stop: float = float("nan")
     regulated_cells: int = 0
+    dilute_cells: int = 0
 
     @property
     def T(self) -> np.ndarray:
@@ -264,17 +267,30 @@ def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conform
             S[:, 0] = -p
         return S - div
 
-    regulated = 0
+    regulated = dilute = 0
 
     def to_prim(Q, tau, Wguess):
-        nonlocal regulated
+        """Q → (Q, W, vacuum mask). A regulated shear replaces τπ^{ij} in Q while τT^{τμ} is
+        kept, and e, u of those cells are re-inverted: the regulator conserves T^{τμ}."""
+        nonlocal regulated, dilute
         Wn, vac = state.primitive(Q, wt(tau), eos_obj, Wguess[:, 1], Wguess[:, 2], e_floor=e_floor)
-        fix = vac
         if viscous_run:
-            Wn, scale = viscous.regulate_shear(Wn, eos_obj)
-            fix = fix | (scale < 1.0)
-            regulated += int((scale < 1.0).sum())
-        return Wn, fix
+            Wr, scale, rho = viscous.regulate_shear(Wn, eos_obj)
+            reg = scale < 1.0
+            if bool(reg.any()):
+                over = rho > 1.0
+                regulated += int(over.sum())
+                dilute += int((reg & ~over).sum())
+                Q = torch.where(reg.unsqueeze(1), torch.cat([Q[:, :3], wt(tau) * Wr[:, 3:6]], dim=1), Q)
+                cells = lambda A: A.movedim(1, -1)[reg]          # noqa: E731  [n_reg, C]
+                Wc, vc = state.primitive(cells(Q), wt(tau), eos_obj, Wr[:, 1][reg], Wr[:, 2][reg],
+                                         e_floor=e_floor)
+                Wn = Wn.movedim(1, -1).clone()
+                Wn[reg] = Wc
+                Wn = Wn.movedim(-1, 1)
+                vac = vac.clone()
+                vac[reg] = vc
+        return Q, Wn, vac
 
     def check(Q, tau):
         finite = torch.isfinite(Q).flatten(1).all(dim=1)
@@ -303,13 +319,13 @@ def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conform
     def heun(Q, W, tau, dt, dtu0, hist):
         Q1 = Q + dt * rhs(W, tau, dtu0)
         check(Q1, tau + dt)
-        W1, _ = to_prim(Q1, tau + dt, W)
+        _, W1, _ = to_prim(Q1, tau + dt, W)
         dtu1 = dtu_of(hist[-2:] + [(tau + dt, u3(W1))]) if viscous_run else None
         Q2 = 0.5 * (Q + Q1 + dt * rhs(W1, tau + dt, dtu1))
         check(Q2, tau + dt)
-        W2, fix = to_prim(Q2, tau + dt, W1)
-        if bool(fix.any()):
-            Q2 = torch.where(fix.unsqueeze(1), state.conserved(W2, wt(tau + dt), eos_obj), Q2)
+        Q2, W2, vac = to_prim(Q2, tau + dt, W1)
+        if bool(vac.any()):
+            Q2 = torch.where(vac.unsqueeze(1), state.conserved(W2, wt(tau + dt), eos_obj), Q2)
         return Q2, W2
 
     zero = torch.zeros_like(W[:, 0])
@@ -369,4 +385,4 @@ def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conform
     return HydroResult(tau=arr["tau"], e=arr["e"], ux=arr["ux"], uy=arr["uy"], pi=arr["pi"],
                        x=cell_centers(nx, dx), y=cell_centers(ny, dx), dx=dx, dtau=dt_base,
                        steps=steps, eta_s=eta_s, eos=eos_obj, tau_stop=tau,
-                       regulated_cells=regulated)
+                       regulated_cells=regulated, dilute_cells=dilute)

@@ -74,15 +74,33 @@ def shear_source(W, dtu, tau, dx, eos, eta_s, b_pi: float, milne: bool = True):
     return torch.stack(out, dim=1)
 
 
-def regulate_shear(W, eos, max_ratio: float = 1.0):
-    """Scale π^{ij} so that √(π_{μν}π^{μν}) ≤ max_ratio · √(e² + 3p²) (dilute-edge regulator)."""
+#: MUSIC's dilute-cell regulator (Schenke, Jeon, Gale; MUSIC src/advance.cpp, ``QuestRevert``):
+#: √(π_{μν}π^{μν}) ≤ ρ_max · 300 tanh(e/ε_scale) · √(e² + 3p²) with ρ_max = 0.1, ε_scale = 1 fm⁻⁴.
+DILUTE_RATIO = 30.0
+DILUTE_E_SCALE = HBARC          # 1 fm⁻⁴ in GeV/fm³
+
+
+def regulate_shear(W, eos, max_ratio: float = 1.0, dilute: bool = True):
+    """Scale π^{ij} so that ρ = √(π_{μν}π^{μν}) / √(e² + 3p²) ≤ min(max_ratio, 30 tanh(e/ε_s)).
+
+    ``max_ratio`` caps the inverse Reynolds number everywhere; with ``dilute`` the bound also
+    falls like 30 e/ε_s (ε_s = 1 fm⁻⁴ = 0.197 GeV/fm³, MUSIC's ``QuestRevert``) below
+    e ≈ ε_s/30 ≈ 0.0066 GeV/fm³ (T ≲ 60 MeV), where τ_π = 5η/(e + p) ≫ τ and Israel–Stewart
+    has no validity: there a shear of the size of e makes K^μ = T^{τμ} − π^{τμ} of a cell
+    with u^τ ≳ 5 near light-like and the inversion, then the scheme, fails. Returns
+    (W, scale, ρ) with ``scale`` < 1 where π was rescaled.
+    """
     e, ux, uy, pxx, pxy, pyy = (W[:, k] for k in range(6))
     ptt, ptx, pty, pee = full_shear(ux, uy, pxx, pxy, pyy)
     norm2 = ptt ** 2 + pxx ** 2 + pyy ** 2 + 2 * pxy ** 2 + pee ** 2 - 2 * ptx ** 2 - 2 * pty ** 2
     p = eos.pressure(e)
-    ref = max_ratio * torch.sqrt(e * e + 3 * p * p)
+    eq = torch.sqrt(e * e + 3 * p * p)
     norm = torch.sqrt(torch.clamp(norm2, min=0.0))
-    scale = torch.where(norm > ref, ref / torch.clamp(norm, min=1e-300), torch.ones_like(norm))
+    rho = norm / torch.clamp(eq, min=1e-300)
+    bound = torch.full_like(e, max_ratio)
+    if dilute:
+        bound = torch.minimum(bound, DILUTE_RATIO * torch.tanh(e / DILUTE_E_SCALE))
+    scale = torch.where(rho > bound, bound / torch.clamp(rho, min=1e-300), torch.ones_like(rho))
     W = W.clone()
     W[:, 3:6] = W[:, 3:6] * scale.unsqueeze(1)
-    return W, scale
+    return W, scale, rho

@@ -58,6 +58,7 @@ class DiffusionSettings:
     blocks: int = 2
     odd: bool = True
     gaussian: bool = True
+    global_pool: bool = False
     steps: int = 2000
     batch_size: int = 128
     lr: float = 3e-3
@@ -147,7 +148,7 @@ def build_score_model(settings: DiffusionSettings, action: Phi4Action,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         net = PeriodicScoreCNN(dim=action.dim, channels=settings.channels, blocks=settings.blocks,
-                               odd=settings.odd)
+                               odd=settings.odd, global_pool=settings.global_pool)
     return ScoreModel(net, settings.make_sde(), gaussian)
 
 
