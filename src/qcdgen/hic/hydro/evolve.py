@@ -49,8 +49,8 @@ class HydroResult:
     ideal runs); ``x``, ``y`` cell centres (fm); ``dtau`` the base step; ``tau_stop`` where the run
     ended (< tau_end when ``stop_T`` stopped it); ``regulated_cells`` how many cell-steps had
     their shear rescaled because √(π_{μν}π^{μν}) exceeded √(e² + 3p²), ``dilute_cells`` how many
-    only by the dilute-cell bound 30 tanh(e/1 fm⁻⁴) of :func:`~.viscous.regulate_shear` (both keep
-    τT^{τμ}, so energy and momentum stay conserved); ``eos`` the EoS object (``.pressure``,
+    only by the near-vacuum bound 30 tanh(e/ε_s) of :func:`~.viscous.regulate_shear`;
+    ``eos`` the EoS object (``.pressure``,
     ``.temperature``); ``T``, ``p``, ``ut`` derived slices.
     """
 
@@ -184,7 +184,7 @@ def _save_times(save_taus, tau0, tau_end):
 def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conformal", save_taus=None,
            device="cpu", pi0=None, tau_pi_factor=5.0, dtau=None, cfl=DEFAULT_CFL, limiter="minmod",
            stop_T=None, e_floor_rel=1e-12, coordinates="milne", edge_tol=1e-2,
-           progress=False) -> HydroResult:
+           dilute_e_scale=None, progress=False) -> HydroResult:
     """Evolve boost-invariant viscous hydro from τ0 to τ_end (or until max T < ``stop_T`` GeV).
 
     e0: [nx, ny] or [batch, nx, ny] energy density (GeV/fm³) on cell centres
@@ -195,7 +195,9 @@ def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conform
     exceed this fraction of the event's maximum (grid too small for the nucleus; None: no check,
     e.g. for uniform Bjorken tests); coordinates: ``"milne"`` (boost-invariant) or
     ``"cartesian"`` (a 2+1-D fluid in t, x, y, no longitudinal expansion; "tau" is then t and
-    nothing is weighted by τ, for conservation tests). Returns a :class:`HydroResult` with the slices
+    nothing is weighted by τ, for conservation tests); dilute_e_scale: ε_s (GeV/fm³) of the
+    near-vacuum shear bound (default :data:`~.viscous.DILUTE_E_SCALE`; MUSIC uses 0.0197; 0: off).
+    Returns a :class:`HydroResult` with the slices
     at ``save_taus`` (default τ0 and τ_end; with ``stop_T`` the stopping slice is added).
     Raises :class:`HydroBlowUp` naming the event and τ if NaN or negative energy appears.
     """
@@ -213,6 +215,8 @@ def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conform
     if stop_T is not None:
         stop_T = _real(stop_T, "stop_T (GeV)", positive=True)
     e_floor_rel = _real(e_floor_rel, "e_floor_rel", positive=True)
+    dilute_e_scale = (viscous.DILUTE_E_SCALE if dilute_e_scale is None
+                      else _real(dilute_e_scale, "dilute_e_scale (GeV/fm^3)", minimum=0.0))
     saves = _save_times(save_taus, tau0, tau_end)
     if edge_tol is not None:
         ev = e if e.ndim == 3 else e[None]
@@ -270,27 +274,16 @@ def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conform
     regulated = dilute = 0
 
     def to_prim(Q, tau, Wguess):
-        """Q → (Q, W, vacuum mask). A regulated shear replaces τπ^{ij} in Q while τT^{τμ} is
-        kept, and e, u of those cells are re-inverted: the regulator conserves T^{τμ}."""
         nonlocal regulated, dilute
         Wn, vac = state.primitive(Q, wt(tau), eos_obj, Wguess[:, 1], Wguess[:, 2], e_floor=e_floor)
+        fix = vac
         if viscous_run:
-            Wr, scale, rho = viscous.regulate_shear(Wn, eos_obj)
+            Wn, scale, rho = viscous.regulate_shear(Wn, eos_obj, dilute_e_scale=dilute_e_scale)
             reg = scale < 1.0
-            if bool(reg.any()):
-                over = rho > 1.0
-                regulated += int(over.sum())
-                dilute += int((reg & ~over).sum())
-                Q = torch.where(reg.unsqueeze(1), torch.cat([Q[:, :3], wt(tau) * Wr[:, 3:6]], dim=1), Q)
-                cells = lambda A: A.movedim(1, -1)[reg]          # noqa: E731  [n_reg, C]
-                Wc, vc = state.primitive(cells(Q), wt(tau), eos_obj, Wr[:, 1][reg], Wr[:, 2][reg],
-                                         e_floor=e_floor)
-                Wn = Wn.movedim(1, -1).clone()
-                Wn[reg] = Wc
-                Wn = Wn.movedim(-1, 1)
-                vac = vac.clone()
-                vac[reg] = vc
-        return Q, Wn, vac
+            fix = fix | reg
+            regulated += int((rho > 1.0).sum())
+            dilute += int((reg & (rho <= 1.0)).sum())
+        return Wn, fix
 
     def check(Q, tau):
         finite = torch.isfinite(Q).flatten(1).all(dim=1)
@@ -319,13 +312,13 @@ def evolve(e0, ux0=None, uy0=None, *, dx, tau0, tau_end, eta_s=0.0, eos="conform
     def heun(Q, W, tau, dt, dtu0, hist):
         Q1 = Q + dt * rhs(W, tau, dtu0)
         check(Q1, tau + dt)
-        _, W1, _ = to_prim(Q1, tau + dt, W)
+        W1, _ = to_prim(Q1, tau + dt, W)
         dtu1 = dtu_of(hist[-2:] + [(tau + dt, u3(W1))]) if viscous_run else None
         Q2 = 0.5 * (Q + Q1 + dt * rhs(W1, tau + dt, dtu1))
         check(Q2, tau + dt)
-        Q2, W2, vac = to_prim(Q2, tau + dt, W1)
-        if bool(vac.any()):
-            Q2 = torch.where(vac.unsqueeze(1), state.conserved(W2, wt(tau + dt), eos_obj), Q2)
+        W2, fix = to_prim(Q2, tau + dt, W1)
+        if bool(fix.any()):
+            Q2 = torch.where(fix.unsqueeze(1), state.conserved(W2, wt(tau + dt), eos_obj), Q2)
         return Q2, W2
 
     zero = torch.zeros_like(W[:, 0])
