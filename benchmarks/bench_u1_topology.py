@@ -148,6 +148,8 @@ def print_table(rows: list[dict], threads: int) -> None:
         ref = hmc.get((r["L"], r["beta"]))
         ratio = ref["cost_s"] / r["cost_amortised_1e+05"] if ref and r["sampler"] != "hmc" else math.nan
         flag = "" if r["independent_q"] >= MIN_INDEPENDENT else " (flagged: N_ind < 50)"
+        if not flag and max(abs(r["plaquette_pull"]), abs(r["topological_susceptibility_pull"])) > 3:
+            flag = " (|pull| > 3)"
         print(f"{r['L']:>3} {r['beta']:>5g} {r['sampler']:<10} {r['acceptance']:>5.2f} "
               f"{r['tau_int_q']:>8.3g} ± {r['tau_int_q_error']:<6.2g} {r['per_second']:>9.3g} {r['train_s']:>8.0f} "
               f"{r['cost_s']:>10.3g} {r['cost_amortised_1e+04']:>10.3g} {r['cost_amortised_1e+05']:>10.3g} "
