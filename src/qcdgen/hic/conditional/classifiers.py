@@ -218,7 +218,7 @@ def train_classifier(pd_a, pd_b=None, *, target: str = "eos", rep: str = "pointn
         opt.step()
         sched.step()
         if progress and step % 50 == 0:
-            progress(step, float(loss))
+            progress(step, float(loss.detach()))
     model.net.eval()
     model.meta["n_train"] = int(len(tr))
     test = np.flatnonzero(is_test)
