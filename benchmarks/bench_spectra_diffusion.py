@@ -241,6 +241,8 @@ def main(argv=None):
     ap.add_argument("--gen-per-profile", type=int, default=4)
     ap.add_argument("--finetune-steps", type=int, default=400)
     ap.add_argument("--skip-finetune", action="store_true")
+    ap.add_argument("--only-finetune", action="store_true", help="skip the held-out table and conditioning check")
+    ap.add_argument("--finetune-lr", type=float, default=5e-4, help="peak learning rate of fine-tuning (scratch: 2e-3)")
     ap.add_argument("--scratch-steps", type=int, default=0,
                     help="also train from scratch on the fine-tuning events for this many steps (e.g. the base budget)")
     ap.add_argument("--size-scan", default="", help="comma-separated training fractions, e.g. 0.25,0.5: held-out "
@@ -254,30 +256,31 @@ def main(argv=None):
     log(f"data: {label}; {len(train_pd)} training pairs, {len(test_pd)} held-out pairs")
     model = train(train_pd, out / "base.pt", args.steps, base=args.base, batch=32, lr=2e-3, seed=0)
 
-    # held-out ratio table ------------------------------------------------------------------------
-    cent = np.asarray(test_pd.conditions["centrality"], float)
-    truth_cols = columns(truth_events(test_pd))
-    g_cols, g_spec, speed = gen_columns(model, test_pd, HELD_ETA, args.gen_per_profile, seed=7)
-    table = ratio_table(g_cols, truth_cols, cent)
-    print(f"\n=== spectra diffusion on {label} ===")
-    print(f"training pairs: {len(train_pd)} (Sun et al.: 36,000); held-out profiles: {len(test_pd)} at eta/s "
-          f"{HELD_ETA}; {args.gen_per_profile} generated events per profile; sampling {speed:.1f} events/s "
-          f"(1 CPU thread, PF-ODE 30 Heun steps)")
-    print_ratio_table(table, "held-out ratio table (generated / hydro; OUT = outside 1 ± 0.05)")
+    if not args.only_finetune:
+        # held-out ratio table ------------------------------------------------------------------------
+        cent = np.asarray(test_pd.conditions["centrality"], float)
+        truth_cols = columns(truth_events(test_pd))
+        g_cols, g_spec, speed = gen_columns(model, test_pd, HELD_ETA, args.gen_per_profile, seed=7)
+        table = ratio_table(g_cols, truth_cols, cent)
+        print(f"\n=== spectra diffusion on {label} ===")
+        print(f"training pairs: {len(train_pd)} (Sun et al.: 36,000); held-out profiles: {len(test_pd)} at eta/s "
+              f"{HELD_ETA}; {args.gen_per_profile} generated events per profile; sampling {speed:.1f} events/s "
+              f"(1 CPU thread, PF-ODE 30 Heun steps)")
+        print_ratio_table(table, "held-out ratio table (generated / hydro; OUT = outside 1 ± 0.05)")
 
-    # conditioning is real --------------------------------------------------------------------------
-    tv = smooth_flow(test_pd)[0][:, 0]
-    gv = smooth_flow(replace(test_pd, spectra=g_spec.astype(np.float32)))[0][:, 0]
-    perm = np.random.default_rng(3).permutation(len(test_pd))
-    sv = smooth_flow(replace(test_pd, spectra=generate_events(model, test_pd.subset(perm), HELD_ETA, steps=30,
-                                                              seed=9)[1].astype(np.float32)))[0][:, 0]
-    n = len(tv)
-    print("\nconditioning: per-event V2 of generated vs hydro spectra over held-out profiles (bootstrap errors)")
-    for tag, v in (("model", gv), ("shuffled profiles", sv)):
-        cv = vec_corr(v, tv)
-        cm = float(np.corrcoef(abs(v), abs(tv))[0, 1])
-        print(f"  {tag:>18}: vector corr Re<V2g V2h*>/norms = {cv:.3f} ± {boot(lambda i: vec_corr(v[i], tv[i]), n):.3f};"
-              f"  Pearson(|v2|) = {cm:.3f} ± {boot(lambda i: np.corrcoef(abs(v[i]), abs(tv[i]))[0, 1], n):.3f}")
+        # conditioning is real --------------------------------------------------------------------------
+        tv = smooth_flow(test_pd)[0][:, 0]
+        gv = smooth_flow(replace(test_pd, spectra=g_spec.astype(np.float32)))[0][:, 0]
+        perm = np.random.default_rng(3).permutation(len(test_pd))
+        sv = smooth_flow(replace(test_pd, spectra=generate_events(model, test_pd.subset(perm), HELD_ETA, steps=30,
+                                                                  seed=9)[1].astype(np.float32)))[0][:, 0]
+        n = len(tv)
+        print("\nconditioning: per-event V2 of generated vs hydro spectra over held-out profiles (bootstrap errors)")
+        for tag, v in (("model", gv), ("shuffled profiles", sv)):
+            cv = vec_corr(v, tv)
+            cm = float(np.corrcoef(abs(v), abs(tv))[0, 1])
+            print(f"  {tag:>18}: vector corr Re<V2g V2h*>/norms = {cv:.3f} ± {boot(lambda i: vec_corr(v[i], tv[i]), n):.3f};"
+                  f"  Pearson(|v2|) = {cm:.3f} ± {boot(lambda i: np.corrcoef(abs(v[i]), abs(tv[i]))[0, 1], n):.3f}")
 
     # fine-tuning -------------------------------------------------------------------------------------
     if not args.skip_finetune and 0.25 in beta:
@@ -286,14 +289,17 @@ def main(argv=None):
         tr, te = b25.subset(np.arange(ntr)), b25.subset(np.arange(ntr, len(b25)))
         eta = float(np.median(tr.conditions["eta_s"]))
         tag = f"_n{ntr}_s{args.finetune_steps}"
-        ft = train(tr, out / f"finetune_b025{tag}.pt", args.finetune_steps, init=model, seed=1, lr=5e-4, batch=32)
+        lr_tag = "" if args.finetune_lr == 5e-4 else f"_lr{args.finetune_lr:g}"
+        ft = train(tr, out / f"finetune_b025{tag}{lr_tag}.pt", args.finetune_steps, init=model, seed=1,
+                   lr=args.finetune_lr, batch=32)
         sc = train(tr, out / f"scratch_b025{tag}.pt", args.finetune_steps, base=args.base, seed=1, lr=2e-3, batch=32)
         models = [("base (no fine-tuning)", model), ("fine-tuned", ft), ("from scratch", sc)]
         if args.scratch_steps and args.scratch_steps != args.finetune_steps:  # scratch given the base model's budget
             models.append((f"scratch {args.scratch_steps} steps",
                            train(tr, out / f"scratch_b025_n{ntr}_s{args.scratch_steps}.pt", args.scratch_steps,
                                  base=args.base, seed=1, lr=2e-3, batch=32)))
-        print(f"\nfine-tuning: {ntr} events at beta2 = 0.25 (0-5 %), {args.finetune_steps} steps each; "
+        print(f"\nfine-tuning: {ntr} events at beta2 = 0.25 (0-5 %), {args.finetune_steps} steps each "
+              f"(fine-tuning lr {args.finetune_lr:g}, scratch 2e-3); "
               f"test on {len(te)} held-out profiles; v2{{2}} (|eta| < 0.5, 0.2 < pT < 2)")
         rows = {}
         sets = {0.25: te}
