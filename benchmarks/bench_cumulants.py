@@ -177,7 +177,8 @@ def merged_training_file(args) -> Path:
 
 def model_path(args) -> Path:
     gp = "_gp" if args.global_pool else ""
-    return args.workdir / f"dm_n{args.configs}_steps{args.train_steps}_sigma{args.sigma:g}{gp}.pt"
+    cont = f"_after_{Path(args.init).stem}" if args.init else ""
+    return args.workdir / f"dm_n{args.configs}_steps{args.train_steps}_sigma{args.sigma:g}{gp}{cont}.pt"
 
 
 def stage_train(args, state: State) -> None:
@@ -190,7 +191,8 @@ def stage_train(args, state: State) -> None:
     w, c = clocks()
     settings = DiffusionSettings(steps=args.train_steps, sigma=args.sigma, heldout_fraction=0.0, seed=0,
                                  global_pool=args.global_pool)
-    train_lattice_sampler("diffusion", merged_training_file(args), out, settings, progress=not args.no_progress)
+    train_lattice_sampler("diffusion", merged_training_file(args), out, settings, progress=not args.no_progress,
+                          init=args.init)
     state.add(f"train {out.stem}", time.perf_counter() - w, time.process_time() - c, steps=args.train_steps,
               sigma=args.sigma, batch_size=settings.batch_size, channels=settings.channels, blocks=settings.blocks)
     stage_table(args, state, quiet=True)
@@ -211,7 +213,7 @@ def stage_sample(args, state: State) -> None:
         w, c = clocks()
         settings = SampleSettings(configs=n, sampler="ode", ode_steps=args.ode_steps, seed=1000 + i)
         sample_lattice_sampler(model_path(args), f, settings, sampler="diffusion", progress=not args.no_progress)
-        state.add(f"sample {model_path(args).stem}", time.perf_counter() - w, time.process_time() - c, configs=n, ode_steps=args.ode_steps)
+        state.add(f"sample {model_path(args).stem} ode{args.ode_steps}", time.perf_counter() - w, time.process_time() - c, configs=n, ode_steps=args.ode_steps)
         print(f"sample chunk {i + 1}: {n} configs", flush=True)
         stage_table(args, state, quiet=True)
 
@@ -360,6 +362,8 @@ def main(argv=None) -> int:
                          "min-max scaled by s ≈ 0.17, i.e. σ ≈ 150 here)")
     ap.add_argument("--global-pool", action="store_true",
                     help="score network with a global (lattice-mean) pathway: it can see the sign of M")
+    ap.add_argument("--init", default=None,
+                    help="continue training from this model file (same settings); its steps are not counted")
     ap.add_argument("--dm-configs", type=int, default=100_000)
     ap.add_argument("--sample-chunk", type=int, default=2500)
     ap.add_argument("--ode-steps", type=int, default=12)
