@@ -116,3 +116,10 @@ def test_cli_refuses_an_unknown_prior(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--prior" in err[0]
+
+
+def test_untrained_flow_is_refused_on_the_uniform_prior(tmp_path, capsys):
+    assert main(["lattice", "u1-train", "--size", "8", "--beta", "2", "--steps", "0",
+                 "--out", str(tmp_path / "m.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--prior plaquette" in err[0] and not (tmp_path / "m.pt").exists()

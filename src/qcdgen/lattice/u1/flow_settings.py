@@ -37,6 +37,9 @@ class U1FlowSettings:
         if self.prior not in ("uniform", "plaquette"):
             raise InputError(f"--prior must be 'uniform' or 'plaquette', got {self.prior!r}")
         # on the independent-plaquette prior the untrained flow (identity couplings) is already a sampler
+        if self.steps == 0 and self.prior != "plaquette":
+            raise InputError("--steps 0 (no training) needs --prior plaquette: the untrained flow on the uniform "
+                             "prior samples Haar links")
         check_training_flags(self, min_steps=0 if self.prior == "plaquette" else 1)
 
     def dataless(self):
