@@ -7,8 +7,10 @@ profile (norm 95, τ0 = 0.6 fm, Bjorken start, η/s = 0.08, conformal EoS, b_π 
 :func:`qcdgen.hic.hydro.evolve` on a [−15, 15]² fm grid until the hottest cell is below
 T_sw = 0.15 GeV (no particlization: that is the freeze-out helper's cost). Then a batch of
 ``--batch`` events at dx = 0.2 fm (events/s batched) and, for scale, the blast-wave generator's
-seconds per event (it includes its particle sampling). The surrogate column stays empty unless
-a trained model exists (none is shipped). ``--quick``: dx = 0.4 and 0.2 fm, batch 2.
+seconds per event (it includes its particle sampling). ``--surrogate C.pt`` adds the seconds per
+event of a point-cloud surrogate (``qcdgen hic train``, conditioned on b and/or centrality, and
+optionally eta_s), sampled with 8 Heun steps at each class's median TRENTo impact parameter (or the
+class midpoint); without it that column says n/a. ``--quick``: dx = 0.4 and 0.2 fm, batch 2.
 Results go to stdout as a table and to benchmarks/results/hydro.json.
 
 Anchor: no published per-event CPU cost of MUSIC or VISH2+1 with a citable source was found
@@ -59,12 +61,35 @@ def blastwave_seconds(centrality, n=20):
     return (time.perf_counter() - start) / n
 
 
+def surrogate_seconds(path, centrality, n=20, device="cpu"):
+    """Seconds per event of a ``qcdgen hic train`` model sampled in this class (particles written to Parquet)."""
+    import tempfile
+
+    from qcdgen.hic.initial import sample_initial_states
+    from qcdgen.hic.surrogate.pipeline import load_pipeline_model, sample_pipeline
+
+    names = load_pipeline_model(path, "cpu").conditions
+    b = sample_initial_states("PbPb", 2760.0, 200, np.random.default_rng(3), centrality=centrality).b
+    known = {"b": float(np.median(b)), "centrality": 0.5 * (centrality[0] + centrality[1]), "eta_s": ETA_S}
+    missing = [c for c in names if c not in known]
+    if missing:
+        raise SystemExit(f"error: --surrogate is conditioned on {missing}; this benchmark knows only {sorted(known)}")
+    cond = {c: known[c] for c in names}
+    with tempfile.TemporaryDirectory() as tmp:
+        sample_pipeline(path, out=Path(tmp) / "warm.parquet", events=2, condition=cond, progress=False, device=device)
+        start = time.perf_counter()
+        sample_pipeline(path, out=Path(tmp) / "g.parquet", events=n, condition=cond, progress=False, device=device)
+        return (time.perf_counter() - start) / n
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--surrogate", default=None, help="point-cloud surrogate model (qcdgen hic train) to time "
+                                                          "beside the hydro")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "hydro.json"))
     args = parser.parse_args(argv)
     import torch
@@ -74,13 +99,14 @@ def main(argv=None) -> int:
     rows = []
     for cls in CLASSES:
         bw = blastwave_seconds(cls)
+        sur = surrogate_seconds(args.surrogate, cls, device=args.device) if args.surrogate else None
         for dx in dxs:
             prof = profiles(cls, dx, 1)
             secs, res = run_hydro(prof[0], dx, args.device)
             rows.append({"centrality": f"{cls[0]}-{cls[1]}%", "dx_fm": dx, "cells": int(prof.shape[-1]) ** 2,
                          "steps": res.steps, "tau_stop_fm": float(res.tau_stop), "s_per_event": secs,
                          "batch": 1, "events_per_s": 1.0 / secs, "blastwave_s_per_event": bw,
-                         "surrogate_s_per_event": None})
+                         "surrogate_s_per_event": sur})
             print(f"  measured {rows[-1]['centrality']} dx={dx}: {secs:.1f} s", file=sys.stderr)
         dx = dxs[-1] if args.quick else 0.2
         prof = profiles(cls, dx, batch, seed=2)
@@ -88,7 +114,7 @@ def main(argv=None) -> int:
         rows.append({"centrality": f"{cls[0]}-{cls[1]}%", "dx_fm": dx, "cells": int(prof.shape[-1]) ** 2,
                      "steps": res.steps, "tau_stop_fm": float(res.tau_stop), "s_per_event": secs / batch,
                      "batch": batch, "events_per_s": batch / secs, "blastwave_s_per_event": bw,
-                     "surrogate_s_per_event": None})
+                     "surrogate_s_per_event": sur})
         print(f"  measured {rows[-1]['centrality']} batch {batch}: {secs:.1f} s", file=sys.stderr)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Pb-Pb 2.76 TeV, eta/s={ETA_S}, tau0={TAU0} fm, stop at T<{T_SW} GeV, device {args.device}, "
@@ -98,7 +124,8 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['centrality']:8} {r['dx_fm']:5.2f} {r['cells']:7d} {r['steps']:5d} {r['tau_stop_fm']:7.2f} "
               f"{r['batch']:5d} {r['s_per_event']:8.2f} {r['events_per_s']:8.4f} "
-              f"{r['blastwave_s_per_event']:14.4f} {'n/a':>9}")
+              f"{r['blastwave_s_per_event']:14.4f} "
+              + (f"{r['surrogate_s_per_event']:9.4f}" if r["surrogate_s_per_event"] is not None else f"{'n/a':>9}"))
     print("MUSIC / VISH2+1 CPU cost per event: no cited figure")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,9 @@
 3. Pseudo-data: the generator at eta_s = 0.13 (not a design point), its statistical errors as
    the data errors; observables dNch/deta, v2{2}, mean_pt in 30–40 % and 40–50 %.
 4. Each campaign → PCA + GP emulator (``qcdgen infer emulate``) → emcee posterior (``calibrate``).
+5. Multi-fidelity: the surrogate's emulator corrected by a linear discrepancy fitted to the generator
+   at ``--correction-points`` (default 3) points of their own design (``emulate --correct-with``,
+   :mod:`qcdgen.inference.discrepancy`; Kennedy & O'Hagan 2001), calibrated on the same data.
 
 Printed: posterior median ± half 68 % width per parameter for both, the pull of their difference
 (difference / combined width) and the campaign wall times side by side (training-data generation
@@ -75,6 +78,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="campaign workers (default 0: this process)")
     ap.add_argument("--steps", type=int, default=None, help="surrogate training steps (default 300 quick, 2000)")
     ap.add_argument("--events", type=int, default=None, help="events per design point (default 150 quick, 500)")
+    ap.add_argument("--correction-points", type=int, default=3,
+                    help="generator points for the multi-fidelity correction of the surrogate (default 3; 0: none)")
     args = ap.parse_args()
     set_threads(1)
     q = args.quick
@@ -121,6 +126,11 @@ def main() -> None:
                             seed=1, workers=args.workers, centrality_classes=CLASSES, keep_events=False,
                             progress=False)
     record("surrogate campaign", s_sur.seconds if s_sur.ran == points else 0)
+    s_few = None
+    if args.correction_points:
+        few = make_design([("eta_s", *ETA_S)], args.correction_points, seed=7)
+        s_few = run_campaign(few, gen_sim, work / "runs_generator_few", seed=2, workers=args.workers, progress=False)
+        record("correction runs", s_few.seconds if s_few.ran == args.correction_points else 0)
     # 3. pseudo-data at a point not in the design
     data_dir = work / "data"
     data_dir.mkdir(exist_ok=True)
@@ -140,28 +150,39 @@ def main() -> None:
     data = read_data(data_dir / "data.csv")
     # 4. emulate + calibrate each campaign on the same data
     results = {}
-    for name, summary in (("generator", s_gen), ("surrogate", s_sur)):
-        emu, val = emulate_runs(summary.out, work / f"emu_{name}.pt", observables=OBSERVABLES, classes=LABELS,
-                                folds=min(5, points), seed=0)
+    corrected = f"surrogate + {args.correction_points} generator runs"
+    runs = [("generator", s_gen, None), ("surrogate", s_sur, None)]
+    runs += [(corrected, s_sur, s_few.out)] if s_few is not None else []
+    for name, summary, correct_with in runs:
+        emu, val = emulate_runs(summary.out, work / f"emu_{name.split()[0]}{'_mf' if correct_with else ''}.pt",
+                                observables=OBSERVABLES, classes=LABELS, folds=min(5, points), seed=0,
+                                correct_with=correct_with)
         r = calibrate(emu, data, max_steps=5000 if q else 20000, seed=0, truth=[TRUTH])
-        results[name] = (r, val.summary() if val is not None else None)
+        results[name] = (r, val.summary() if val is not None else None, emu.info.get("correction"))
+    times[corrected + " campaign"] = times.get("surrogate campaign", 0.0) + times.get("correction runs", 0.0)
 
     say(f"# Surrogate vs generator campaign ({'--quick' if q else 'full'}); blast-wave Pb-Pb 2.76 TeV 30-50%, "
         f"design eta_s {ETA_S[0]}:{ETA_S[1]}, {points} points x {events} events; pseudo-data eta_s = {TRUTH} "
         f"({data_events} events); surrogate: {n_train_points} x {train_events} training events, {steps} steps")
     say("| campaign | wall time [s] | emulator RMS z | eta_s median | 68% half-width | truth in 68% |")
     say("|---|---|---|---|---|---|")
-    for name, summary in (("generator", s_gen), ("surrogate", s_sur)):
-        r, v = results[name]
+    for name, (r, v, _) in results.items():
         s = r.summary()[0]
         wall = f"{times[name + ' campaign']:.1f}" if name + " campaign" in times else "(resumed: partial)"
         rms = f"{v['rms_z']:.2f}" if v else "n/a"
         say(f"| {name} | {wall} | {rms} | {s['median']:.4f} | {(s['hi68'] - s['lo68']) / 2:.4f} | "
             f"{s['lo68'] <= TRUTH <= s['hi68']} |")
-    sg, ss = results["generator"][0].summary()[0], results["surrogate"][0].summary()[0]
-    width = np.hypot((sg["hi68"] - sg["lo68"]) / 2, (ss["hi68"] - ss["lo68"]) / 2)
-    say(f"median difference surrogate - generator: {ss['median'] - sg['median']:+.4f} "
-        f"= {(ss['median'] - sg['median']) / width:+.2f} combined 68% half-widths")
+    sg = results["generator"][0].summary()[0]
+    for name in list(results)[1:]:
+        ss = results[name][0].summary()[0]
+        width = np.hypot((sg["hi68"] - sg["lo68"]) / 2, (ss["hi68"] - ss["lo68"]) / 2)
+        say(f"median difference {name} - generator: {ss['median'] - sg['median']:+.4f} "
+            f"= {(ss['median'] - sg['median']) / width:+.2f} combined 68% half-widths")
+    if s_few is not None:
+        c = results[corrected][2]
+        say(f"multi-fidelity correction: {c['basis']} in eta_s from {c['runs']} generator runs, chi2/ndf "
+            f"{c['chi2']:.1f}/{c['ndf']}, leave-one-out RMS z {c['loo_rms_z']:.2f}; shift at the centre: "
+            + ", ".join(f"{k} {100 * v:+.1f}%" for k, v in c["relative_shift_at_centre"].items()))
     # where the two simulators differ: the observables at the design points, surrogate vs generator
     rg, rs = load_runs(s_gen.out), load_runs(s_sur.out)
     say("observables over the design points: mean pull (surrogate - generator)/sqrt(err_s^2 + err_g^2), "

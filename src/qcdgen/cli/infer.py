@@ -53,6 +53,11 @@ def register(commands) -> None:
     em.add_argument("--observables", default=None, help="comma-separated observable names (default: all usable)")
     em.add_argument("--classes", default=None, help="comma-separated class labels, e.g. 0-5%%,20-30%% (default all)")
     em.add_argument("--restarts", type=int, default=2, help="extra random starts of each GP fit (default 2)")
+    em.add_argument("--correct-with", default=None, metavar="RUNS",
+                    help="multi-fidelity: a campaign of the expensive simulator at a few points; the emulator of "
+                         "RUNS (the cheap simulator, e.g. a surrogate) is corrected by a discrepancy fitted to it")
+    em.add_argument("--correction", choices=("linear", "constant"), default="linear",
+                    help="discrepancy basis in the parameters (default linear; needs more runs than 1 + parameters)")
     options.add_seed_option(em)
 
     ca = options.add_command(sub, "calibrate", run_calibrate,
@@ -139,7 +144,8 @@ def run_emulate(args) -> int:
 
     emu, val = emulate_runs(args.runs, args.out, variance=args.variance, folds=args.folds or None,
                             observables=_names(args.observables), classes=_names(args.classes),
-                            seed=args.seed, restarts=args.restarts)
+                            seed=args.seed, restarts=args.restarts, correct_with=args.correct_with,
+                            correction=args.correction)
     kept = float(sum(emu.explained[:emu.n_components]))
     print(f"emulator of {len(emu.keys)} outputs over {', '.join(emu.box.names)} from {emu.n_train} points: "
           f"{emu.n_components} principal components ({100 * kept:.2f}% of the variance)"
@@ -151,6 +157,12 @@ def run_emulate(args) -> int:
               f"{s['median_relative_error']:.2g}; table: {validation_path(args.out)}")
         worst = ", ".join(f"{w['observable']} {w['class']} ({w['rms_z']:.1f})" for w in s["worst"][:3])
         print(f"largest RMS z: {worst}")
+    c = emu.info.get("correction")
+    if c:
+        shifts = sorted(c["relative_shift_at_centre"].items(), key=lambda kv: -abs(kv[1]))[:3]
+        print(f"{c['basis']} discrepancy from {c['runs']} expensive runs: chi2/ndf {c['chi2']:.1f}/{c['ndf']}, "
+              f"leave-one-out RMS z {c['loo_rms_z']:.2f}; largest shifts at the centre: "
+              + ", ".join(f"{k} {100 * v:+.1f}%" for k, v in shifts))
     print(f"wrote {args.out}")
     return 0
 

@@ -331,7 +331,27 @@ def load_emulator(path: str | os.PathLike) -> Emulator:
         raise InputError(f"{str(path)!r} is a corrupt emulator file ({type(exc).__name__}: {exc})") from None
     if not (ok and finite):
         raise InputError(f"{str(path)!r} is a corrupt emulator file (array shapes or values are inconsistent)")
+    if "discrepancy" in s:
+        return _with_discrepancy(emu, s["discrepancy"], path)
     return emu
+
+
+def _with_discrepancy(emu: Emulator, d: dict, path: Path):
+    """The :class:`~qcdgen.inference.discrepancy.CorrectedEmulator` stored with a multi-fidelity correction."""
+    from qcdgen.inference.discrepancy import BASES, CorrectedEmulator
+
+    try:
+        basis, beta, cov = d["basis"], np.asarray(d["beta"], float), np.asarray(d["cov"], float)
+        p = 1 if basis == "constant" else 1 + emu.box.ndim
+        ok = (basis in BASES and beta.shape == (len(emu.keys), p) and cov.shape == (len(emu.keys), p, p)
+              and np.all(np.isfinite(beta)) and np.all(np.isfinite(cov)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{str(path)!r} is a corrupt emulator file (discrepancy: {type(exc).__name__})") from None
+    if not ok:
+        raise InputError(f"{str(path)!r} is a corrupt emulator file (discrepancy arrays are inconsistent)")
+    fields_ = {f: getattr(emu, f) for f in ("box", "keys", "mean", "scale", "A", "cov_trunc", "gps", "variance",
+                                           "explained", "n_train", "excluded", "info")}
+    return CorrectedEmulator(**fields_, delta_beta=beta, delta_cov=cov, delta_basis=basis)
 
 
 @dataclass
@@ -420,14 +440,17 @@ def validation_path(out: str | os.PathLike) -> Path:
 
 
 def emulate_runs(runs: str | os.PathLike, out: str | os.PathLike, *, variance: float = 0.99, folds: int | None = 5,
-                 observables=None, classes=None, seed: int = 0, restarts: int = 2
+                 observables=None, classes=None, seed: int = 0, restarts: int = 2,
+                 correct_with: str | os.PathLike | None = None, correction: str = "linear"
                  ) -> tuple[Emulator, EmulatorValidation | None]:
     """``qcdgen infer emulate``: fit an emulator to a campaign's finished points and validate it.
 
     Outputs undefined at some design point or constant over the design are left out (and
     recorded, so a calibration asking for them gets a clear message). With ``folds``, a
     leave-points-out validation is run first and written to :func:`validation_path` ``(out)``;
-    then the emulator file ``out`` (both atomically).
+    then the emulator file ``out`` (both atomically). ``correct_with``: a second campaign of the
+    expensive simulator at a few points; the emulator of ``runs`` (the cheap one) is then corrected
+    by a ``correction`` discrepancy fitted to it (:mod:`qcdgen.inference.discrepancy`).
     """
     from qcdgen.inference.campaign import load_runs
     from qcdgen.io.atomic import atomic_write_text, check_writable
@@ -452,6 +475,15 @@ def emulate_runs(runs: str | os.PathLike, out: str | os.PathLike, *, variance: f
     emu = Emulator.fit(rs.X, Y, rs.box, keys, **fit_kwargs)
     emu.excluded = excluded
     emu.info.update({"runs": str(runs), "points": len(rs.X), "design_points": rs.n_design})
+    if correct_with is not None:
+        from qcdgen.inference.discrepancy import correct_emulator
+
+        hi = load_runs(correct_with)
+        if tuple(hi.box.names) != tuple(rs.box.names):
+            raise InputError(f"the correction runs vary {', '.join(hi.box.names)}, the emulated runs "
+                             f"{', '.join(rs.box.names)}: they must share the parameters")
+        emu = correct_emulator(emu, hi.X, hi.Y, hi.Yerr, hi.keys, basis=correction)
+        emu.info["correction"]["runs_dir"] = str(correct_with)
     if validation is not None:
         emu.info["validation"] = validation.summary()
         atomic_write_text(vpath, validation.csv_text())
