@@ -20,8 +20,10 @@ and the corrected emulator predicts
     E[y_hi(θ)] = E[y_lo(θ)] + Φ(θ) β̂,   Cov[y_hi(θ)] = Cov[y_lo(θ)] + diag_j(φᵀ S_j φ).
 
 The discrepancies of different outputs are taken as independent (the diagonal term). The fit
-reports χ²/ndf of the residuals about δ, which tells whether the basis is rich enough, and the
-leave-one-out z-scores of the expensive runs.
+reports χ²/ndf of the residuals about δ, pooled over outputs, which tells whether the basis and the
+stated errors are adequate; where χ²/ndf > 1 every S_j is multiplied by it (the scale factor of the
+PDG's averages: an honest widening, never a narrowing), and the leave-one-out z-scores of the
+expensive runs.
 """
 
 from __future__ import annotations
@@ -131,6 +133,9 @@ def correct_emulator(base: Emulator, X_hi, Y_hi, Yerr_hi, keys_hi, *, basis: str
     tau2 = (prior_scale * base.scale) ** 2
     beta, dcov = _fit_outputs(Phi, R, S2, tau2)
     chi2 = float(np.sum((R - Phi @ beta.T) ** 2 / S2))
+    ndf = R.size - beta.size
+    birge = max(1.0, chi2 / ndf)          # residuals scattered beyond their errors: widen δ's posterior (PDG-style)
+    dcov = dcov * birge
     centre = beta @ _features(np.full((1, base.box.ndim), 0.5), basis)[0]      # δ at the centre of the box
     loo = np.empty_like(R)
     for i in range(n):
@@ -141,7 +146,7 @@ def correct_emulator(base: Emulator, X_hi, Y_hi, Yerr_hi, keys_hi, *, basis: str
         loo[i] = (R[i] - pred) / np.sqrt(var)
     info = dict(base.info)
     info["correction"] = {"basis": basis, "runs": n, "prior_scale": float(prior_scale),
-                          "chi2": chi2, "ndf": int(R.size - beta.size), "loo_rms_z": float(np.sqrt(np.mean(loo ** 2))),
+                          "chi2": chi2, "ndf": int(ndf), "scale_factor": birge, "loo_rms_z": float(np.sqrt(np.mean(loo ** 2))),
                           "loo_within_1sigma": float(np.mean(np.abs(loo) < 1)),
                           "relative_shift_at_centre": {f"{k[0]} {k[1]}": float(centre[j] / base.mean[j])
                                                        for j, k in enumerate(base.keys) if base.mean[j] != 0}}
