@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default=None, help="work directory (default /tmp/qcdgen_isobars_{quick,full})")
     ap.add_argument("--results", default=None, help="also write the table here (e.g. benchmarks/results_isobars.txt)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-steps", type=int, default=None, help="emcee steps per posterior (default: the preset's)")
     args = ap.parse_args(argv)
     import torch
 
@@ -36,6 +37,8 @@ def main(argv=None) -> int:
     from qcdgen.io.atomic import atomic_write_text
 
     cfg = dict(CLOSURE_CONFIGS["quick" if args.quick else "full"])
+    if args.max_steps is not None:
+        cfg["max_steps"] = args.max_steps
     work = args.work or f"/tmp/qcdgen_isobars_{'quick' if args.quick else 'full'}"
     t0 = time.perf_counter()
     res = run_closure(work, seed=args.seed, log=lambda m: print(f"[{time.perf_counter() - t0:7.0f} s] {m}",
