@@ -13,7 +13,7 @@ import torch
 
 from qcdgen.errors import InputError, NaNError
 from qcdgen.inverse.kernels import kernel_matrix
-from qcdgen.inverse.spectral.nn import fit_nn, fit_p2p
+from qcdgen.inverse.spectral.nn import fit_nn, fit_p2p, roughness
 from qcdgen.inverse.spectral.nn_train import TrainOptions, Whitened, train, whiten
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -103,6 +103,20 @@ def test_noisy_data_fit_to_the_noise_level():
     chi2 = chi2_per_point(K, data, sigma, rho)
     assert 0.3 < chi2 <= 1.0 + 1e-9
     assert bool((rho >= 0).all())
+    assert rel_l2(rho, truth) < 0.5
+
+
+def test_several_starts_keep_the_smoothest_fit_of_equal_quality():
+    """starts=3: the first start is the single-start fit (same generator); the kept fit fits as well and is
+    at most as rough (Σ(Δρ)²/Δω) as it, and is still accurate."""
+    K, data, sigma, truth = problem("kl", 1e-3, noise_seed=7)
+    single = fit_nn(K, data, sigma, OMEGA, generator=torch.Generator().manual_seed(1))
+    rho, info = fit_nn(K, data, sigma, OMEGA, generator=torch.Generator().manual_seed(1), starts=3,
+                       return_info=True)
+    assert info["starts"] == 3 and len(info["roughness"]) == 3
+    assert math.isclose(info["roughness"][0], roughness(single, OMEGA), rel_tol=1e-9)
+    assert roughness(rho, OMEGA) <= roughness(single, OMEGA) + 1e-12
+    assert chi2_per_point(K, data, sigma, rho) <= 1.1 * max(1.0, chi2_per_point(K, data, sigma, single)) + 1e-9
     assert rel_l2(rho, truth) < 0.5
 
 

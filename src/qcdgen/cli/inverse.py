@@ -22,6 +22,9 @@ def register(commands) -> None:
     sp.add_argument("--marginalise", action="store_true",
                     help="with --method gp: integrate over the GP hyperparameters (emcee) instead of maximising "
                          "the evidence; wider, better-covering band, about 10x slower")
+    sp.add_argument("--starts", type=int, default=1,
+                    help="with --method nn: initialisations per fit, keeping the smoothest of those that fit as "
+                         "well as the best (guards against a rare rough solution; default 1)")
     sp.add_argument("--omega-min", type=float, required=True)
     sp.add_argument("--omega-max", type=float, required=True)
     sp.add_argument("--omega-points", type=int, required=True)
@@ -117,7 +120,12 @@ def _spectral_options(args) -> dict:
         from qcdgen.errors import InputError
 
         raise InputError("--marginalise applies to --method gp only")
-    return {"marginalise": True} if args.marginalise else {}
+    if args.starts != 1 and args.method != "nn":
+        from qcdgen.errors import InputError
+
+        raise InputError("--starts applies to --method nn only")
+    options = {"marginalise": True} if args.marginalise else {}
+    return options | ({"starts": args.starts} if args.starts != 1 else {})
 
 
 def run_spectral_bench(args) -> int:
