@@ -35,7 +35,7 @@ import numpy as np
 from qcdgen.errors import InputError
 from qcdgen.inference.emulator import Emulator
 
-__all__ = ["CorrectedEmulator", "correct_emulator", "BASES"]
+__all__ = ["CorrectedEmulator", "correct_emulator", "check_correction_runs", "BASES"]
 
 BASES = ("constant", "linear")
 
@@ -95,6 +95,17 @@ def _fit_outputs(Phi, R, S2, tau2):
     return beta, cov
 
 
+def check_correction_runs(n: int, ndim: int, basis: str) -> int:
+    """The number of δ coefficients per output; refuses ``n`` expensive runs that cannot judge them (n ≤ p)."""
+    if basis not in BASES:
+        raise InputError(f"--correction must be one of {', '.join(BASES)}, got {basis!r}")
+    p = 1 if basis == "constant" else 1 + ndim
+    if n <= p:
+        raise InputError(f"a {basis} correction has {p} coefficients per output and needs more than {p} expensive "
+                         f"runs, got {n}" + ("; use --correction constant" if basis == "linear" else ""))
+    return p
+
+
 def correct_emulator(base: Emulator, X_hi, Y_hi, Yerr_hi, keys_hi, *, basis: str = "linear",
                      prior_scale: float = 10.0) -> CorrectedEmulator:
     """Fit δ(θ) to expensive runs ``Y_hi`` ± ``Yerr_hi`` (n, m_hi) at ``X_hi`` (n, d) with outputs ``keys_hi``.
@@ -102,8 +113,6 @@ def correct_emulator(base: Emulator, X_hi, Y_hi, Yerr_hi, keys_hi, *, basis: str
     Every output of ``base`` must be among ``keys_hi``. Needs more runs than coefficients (n > p), so that
     the χ² of the residuals has degrees of freedom to judge the basis by.
     """
-    if basis not in BASES:
-        raise InputError(f"--correction must be one of {', '.join(BASES)}, got {basis!r}")
     if not (np.isfinite(prior_scale) and prior_scale > 0):
         raise InputError(f"prior_scale must be > 0, got {prior_scale!r}")
     X_hi = base.box.check_inside(np.atleast_2d(np.asarray(X_hi, float)), "correction run:")
@@ -121,10 +130,8 @@ def correct_emulator(base: Emulator, X_hi, Y_hi, Yerr_hi, keys_hi, *, basis: str
         i, j = np.argwhere(bad)[0]
         raise InputError(f"correction run {i}: output {base.keys[j][0]} {base.keys[j][1]} is undefined (NaN); "
                          "drop that output or that run")
-    n, p = len(X_hi), (1 if basis == "constant" else 1 + base.box.ndim)
-    if n <= p:
-        raise InputError(f"a {basis} correction has {p} coefficients per output and needs more than {p} expensive "
-                         f"runs, got {n}" + ("; use --correction constant" if basis == "linear" else ""))
+    n = len(X_hi)
+    check_correction_runs(n, base.box.ndim, basis)
     mean, cov = base.predict(X_hi, check=False, noise=False)
     R = Y - mean
     S2 = E ** 2 + np.diagonal(cov, axis1=-2, axis2=-1)

@@ -462,6 +462,14 @@ def emulate_runs(runs: str | os.PathLike, out: str | os.PathLike, *, variance: f
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"--seed must be an integer >= 0, got {seed!r}")
     rs = load_runs(runs)
+    hi = load_runs(correct_with) if correct_with is not None else None   # refuse a bad directory before fitting
+    if hi is not None:
+        from qcdgen.inference.discrepancy import check_correction_runs
+
+        if tuple(hi.box.names) != tuple(rs.box.names):
+            raise InputError(f"the correction runs vary {', '.join(hi.box.names)}, the emulated runs "
+                             f"{', '.join(rs.box.names)}: they must share the parameters")
+        check_correction_runs(len(hi.X), rs.box.ndim, correction)
     sel = select_outputs(rs.keys, observables, classes)
     keys = [rs.keys[j] for j in sel]
     keep, excluded = usable_outputs(rs.Y[:, sel], keys)
@@ -475,13 +483,9 @@ def emulate_runs(runs: str | os.PathLike, out: str | os.PathLike, *, variance: f
     emu = Emulator.fit(rs.X, Y, rs.box, keys, **fit_kwargs)
     emu.excluded = excluded
     emu.info.update({"runs": str(runs), "points": len(rs.X), "design_points": rs.n_design})
-    if correct_with is not None:
+    if hi is not None:
         from qcdgen.inference.discrepancy import correct_emulator
 
-        hi = load_runs(correct_with)
-        if tuple(hi.box.names) != tuple(rs.box.names):
-            raise InputError(f"the correction runs vary {', '.join(hi.box.names)}, the emulated runs "
-                             f"{', '.join(rs.box.names)}: they must share the parameters")
         emu = correct_emulator(emu, hi.X, hi.Y, hi.Yerr, hi.keys, basis=correction)
         emu.info["correction"]["runs_dir"] = str(correct_with)
     if validation is not None:

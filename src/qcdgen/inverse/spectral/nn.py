@@ -110,7 +110,7 @@ def fit_nn(K: torch.Tensor, data: torch.Tensor, sigma: torch.Tensor, omega: torc
     opts = train_options(iterations, reg, reg_final, anneal, chi2_target, patience)
     problem = whiten(K, data, sigma, omega, device)
     fits = []
-    for _ in range(check_positive_int(starts, "starts")):
+    for _ in range(check_positive_int(starts, "--starts")):
         model = _build(SpectrumNet(problem.omega.numel(), width, depth, activation), problem, generator)
         fits.append(train(model, problem, smoothness(problem.omega), opts, "NN"))
     rho, info = smoothest_fit(fits, omega, chi2_target)
