@@ -94,6 +94,13 @@ def test_round_trip_and_bad_input(cheap_emulator, tmp_path):
     t = np.array([[0.3], [1.2]])
     assert np.allclose(back.predict(t)[0], fixed.predict(t)[0]) and np.allclose(back.predict(t)[1], fixed.predict(t)[1])
     assert np.allclose(back.predict(t[0], idx=np.array([1]), return_cov=False), fixed.predict(t)[0][0, 1:])
+    import torch
+
+    state = torch.load(tmp_path / "e.pt", weights_only=True)
+    state["discrepancy"]["beta"] = state["discrepancy"]["beta"][:, :1]          # wrong shape for a linear basis
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(InputError, match="corrupt emulator file .discrepancy arrays are inconsistent"):
+        load_emulator(tmp_path / "bad.pt")
     with pytest.raises(InputError, match="needs more than 2 expensive runs, got 2; use --correction constant"):
         correct_emulator(cheap_emulator, X_hi[:2], Y_hi[:2], err[:2], KEYS1)
     with pytest.raises(InputError, match="lack 1 emulated output"):
